@@ -43,6 +43,10 @@ class TaskRunSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     storage: str = ""
     #: Environment the task process gets on top of the worker's (e.g. AWS credentials).
     env: dict[str, str] = {}
+    #: Directory relative paths in properties resolve against (where `assetline run` ran).
+    workdir: str | None = None
+    #: Task log level threshold (Kestra's `logLevel`): TRACE, DEBUG, INFO, WARN, ERROR.
+    log_level: str = "INFO"
 
 
 class TaskResult(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

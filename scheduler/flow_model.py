@@ -111,6 +111,17 @@ class TaskNode(BaseModel):
     errors: tuple[TaskNode, ...] = ()
     finally_: tuple[TaskNode, ...] = ()
     pos: Pos
+    #: `timeout` as written when it is a template (then `timeout` is None): render it, then
+    #: parse it with `scheduler.durations.parse_duration`.
+    timeout_template: str | None = None
+    #: Kestra's task log level threshold: TRACE, DEBUG, INFO, WARN or ERROR.
+    logLevel: str | None = None  # noqa: N815 - Kestra's field names
+    logToFile: bool = False  # noqa: N815
+    #: Kestra's `workerGroup: {key, fallback}`, as written.
+    workerGroup: dict[str, Any] | None = None  # noqa: N815
+    #: Kestra's `taskCache: {enabled, ttl}`; `ttl` in seconds.
+    taskCache: dict[str, Any] | None = None  # noqa: N815
+    version: str | None = None
 
     def walk(self) -> list[TaskNode]:
         """This node and every node below it, depth first."""
@@ -140,6 +151,16 @@ class InputDef(BaseModel):
     max: Any = None
     itemType: str | None = None  # noqa: N815
     pos: Pos
+    #: DATE / TIME / DATETIME bounds (ISO texts, checked as written).
+    after: str | None = None
+    before: str | None = None
+    #: FILE: the extension the uploaded file gets (Kestra's default `.upl`).
+    extension: str | None = None
+    #: SELECT / MULTISELECT: a template rendering the choices (instead of `values`).
+    expression: str | None = None
+    isRadio: bool = False  # noqa: N815
+    #: Kestra's `dependsOn: {inputs, condition}`, as written.
+    dependsOn: dict[str, Any] | None = None  # noqa: N815
 
 
 class Flow(BaseModel):
@@ -160,6 +181,18 @@ class Flow(BaseModel):
     #: Raw trigger declarations (validated by the scheduling code that uses them).
     triggers: tuple[dict[str, Any], ...] = ()
     disabled: bool = False
+    deleted: bool = False
+    #: The flow-level `retry` (Kestra: applies to the whole execution).
+    retry: RetryPolicy | None = None
+    #: Kestra's `concurrency: {limit, behavior}`, as written.
+    concurrency: dict[str, Any] | None = None
+    #: Kestra's flow `outputs: [{id, type, value}]`, raw (values are templates).
+    outputs: tuple[dict[str, Any], ...] = ()
+    #: The pluginDefaults as written (already applied to the tasks).
+    pluginDefaults: tuple[dict[str, Any], ...] = ()  # noqa: N815
+    #: Other Kestra flow properties accepted and kept as written: sla, afterExecution,
+    #: listeners, checks, workerGroup, tenantId (assetline does not act on them yet).
+    extras: dict[str, Any] = Field(default_factory=dict)
     #: The text the flow was loaded from, kept so it can be deployed or shown as written.
     source: str = ""
     pos: Pos

@@ -238,7 +238,7 @@ def _check_version(v: int, what: str) -> None:
 def decode_event(data: bytes) -> Event:
     """Decode one event; raise CodecError on anything that is not a valid event."""
     try:
-        event = _event_decoder.decode(data)
+        event: Event = _event_decoder.decode(data)
     except msgspec.DecodeError as exc:
         raise CodecError(f"not a valid assetline event: {exc}") from exc
     _check_version(event.v, "event")

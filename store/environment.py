@@ -1,0 +1,178 @@
+"""The LMDB environment behind a store: its named databases, format version and sharing.
+
+LMDB allows one open environment per file per process, so every `Store` of one process that
+opens the same home shares one `lmdb.Environment` here, counted by reference. A store opened
+read-only may share a read-write environment (the `Store` never writes through it); a
+read-write store cannot join a read-only one (`StoreLockedError`).
+
+Environments must not cross `fork()`: a child process opens its own (use the `spawn` start
+method with multiprocessing).
+
+This module opens and closes environments; it knows nothing of events or queries.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import lmdb
+
+from store.errors import StoreError, StoreLockedError, StoreVersionError
+
+#: The on-disk layout this code writes and reads. Bump it when a database changes meaning.
+FORMAT_VERSION: Final = 1
+FORMAT_KEY: Final = b"format"
+
+#: name -> sorted duplicates?
+_DATABASES: Final = {
+    "meta": False,
+    "assets": False,
+    "index": True,
+    "usages": False,
+    "edges_down": True,
+    "edges_up": True,
+    "edge_runs": False,
+    "executions": False,
+    "exec_by_start": False,
+    "exec_by_flow": False,
+    "running": False,
+    "taskruns": False,
+    "log": False,
+    "applied": False,
+    "offsets": False,
+}
+
+
+@dataclass(frozen=True)
+class Databases:
+    """Handles of the named databases (see ARCHITECTURE.md for what each holds)."""
+
+    meta: Any
+    assets: Any  # asset id -> codec.Asset
+    index: Any  # t\0type | n\0namespace | m\0key\0json(value)  -> asset ids (dupsort)
+    usages: Any  # prefix(asset) + seq + position -> codec.Usage
+    edges_down: Any  # upstream asset id -> downstream asset ids (dupsort)
+    edges_up: Any  # downstream asset id -> upstream asset ids (dupsort)
+    edge_runs: Any  # pair_key(up, down) -> records.EdgeRun (the latest task run only)
+    executions: Any  # fit(execution id) -> codec.ExecutionEvent (the latest)
+    exec_by_start: Any  # time_key(start) + fit(id) -> execution id
+    exec_by_flow: Any  # prefix(flow id) + time_key(start) + fit(id) -> execution id
+    running: Any  # fit(execution id) -> execution id, for executions in state RUNNING
+    taskruns: Any  # prefix(execution id) + seq -> b"" (the task run is the log entry at seq)
+    log: Any  # seq (8 bytes, big-endian) -> codec.LogEntry
+    applied: Any  # fit(idempotency key) -> seq
+    offsets: Any  # offset name -> seq
+
+
+class SharedEnv:
+    """One open environment, its databases, and how many stores use it."""
+
+    def __init__(self, env: Any, dbs: Databases, path: Path, readonly: bool) -> None:
+        self.env = env
+        self.dbs = dbs
+        self.path = path
+        self.readonly = readonly
+        self.users = 0
+        #: Serialises this process's write transactions (LMDB's own lock does it across
+        #: processes); taken before a write transaction begins.
+        self.write_lock = threading.Lock()
+
+
+_registry: dict[tuple[int, Path], SharedEnv] = {}
+_registry_lock = threading.Lock()
+
+
+def acquire(home: Path, *, readonly: bool, map_size: int) -> SharedEnv:
+    """Open (or share) the environment in `home/store`, checking its format version."""
+    path = (home / "store").resolve()
+    key = (os.getpid(), path)
+    with _registry_lock:
+        shared = _registry.get(key)
+        if shared is not None:
+            if shared.readonly and not readonly:
+                raise StoreLockedError(
+                    f"{path} is open read-only in this process; close those stores before "
+                    f"opening it for writing"
+                )
+            shared.users += 1
+            return shared
+        shared = _open(path, readonly=readonly, map_size=map_size)
+        shared.users = 1
+        _registry[key] = shared
+        return shared
+
+
+def release(shared: SharedEnv) -> None:
+    """Drop one user; close the environment when the last one leaves."""
+    with _registry_lock:
+        shared.users -= 1
+        if shared.users > 0:
+            return
+        _registry.pop((os.getpid(), shared.path), None)
+        shared.env.close()
+
+
+def _open(path: Path, *, readonly: bool, map_size: int) -> SharedEnv:
+    if readonly and not (path / "data.mdb").exists():
+        raise StoreError(f"no assetline store at {path.parent} (missing {path / 'data.mdb'})")
+    try:
+        if not readonly:
+            path.mkdir(parents=True, exist_ok=True)
+        env = lmdb.open(
+            str(path),
+            map_size=map_size,
+            max_dbs=len(_DATABASES) + 1,
+            readonly=readonly,
+            max_readers=256,
+            max_spare_txns=4,
+            subdir=True,
+            writemap=not readonly,
+        )
+    except lmdb.Error as exc:
+        raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+    try:
+        dbs = _open_databases(env, path, readonly=readonly)
+    except BaseException:
+        env.close()
+        raise
+    return SharedEnv(env, dbs, path, readonly)
+
+
+def _open_databases(env: Any, path: Path, *, readonly: bool) -> Databases:
+    handles: dict[str, Any] = {}
+    try:
+        with env.begin(write=not readonly) as txn:
+            # The version first: a newer format may not have the databases this code expects.
+            meta = env.open_db(b"meta", txn=txn, create=not readonly)
+            stored = txn.get(FORMAT_KEY, db=meta)
+            check_format(path, stored)
+            for name, dupsort in _DATABASES.items():
+                handles[name] = env.open_db(
+                    name.encode(), txn=txn, create=not readonly, dupsort=dupsort
+                )
+            if stored is None and not readonly:
+                txn.put(FORMAT_KEY, str(FORMAT_VERSION).encode(), db=meta)
+    except lmdb.NotFoundError as exc:
+        raise StoreError(f"{path} is not an assetline store (a database is missing)") from exc
+    except lmdb.Error as exc:
+        raise StoreError(f"cannot open the databases of the store at {path}: {exc}") from exc
+    return Databases(**handles)
+
+
+def check_format(path: Path, stored: bytes | None) -> None:
+    """Refuse a store written in a format newer than FORMAT_VERSION."""
+    if stored is None:
+        return
+    try:
+        version = int(stored)
+    except ValueError as exc:
+        raise StoreError(f"{path} has an unreadable format version {stored!r}") from exc
+    if version > FORMAT_VERSION:
+        raise StoreVersionError(
+            f"the store at {path} was written by a newer assetline (format {version}); this "
+            f"one reads up to {FORMAT_VERSION}; upgrade assetline"
+        )

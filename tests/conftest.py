@@ -1,0 +1,49 @@
+"""Shared fixtures. Ray starts once per test session, as a real two-node cluster on loopback
+(a head node and one worker node, each its own raylet), and every integration test uses it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[Any]:
+    """A two-node Ray cluster on 127.0.0.1, shut down through its handle at the end."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 2, "include_dashboard": False,
+                        "resources": {"head": 1}},
+    )
+    cluster.add_node(num_cpus=2, resources={"worker_node": 1})
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, log_to_driver=False, logging_level="ERROR")
+    try:
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ray_session(ray_cluster: Any) -> Any:
+    """The session's Ray, connected in this process (alias kept for readability)."""
+    return ray_cluster
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A fresh store home for one test."""
+    return tmp_path / "home"

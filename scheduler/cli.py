@@ -37,8 +37,11 @@ err = Console(stderr=True, soft_wrap=True)
 
 HomeOption = Annotated[
     Path | None,
-    typer.Option("--home", help="Store directory (default: $ASSETLINE_HOME or ./.assetline).",
-                 show_default=False),
+    typer.Option(
+        "--home",
+        help="Store directory (default: $ASSETLINE_HOME or ./.assetline).",
+        show_default=False,
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
@@ -122,8 +125,9 @@ def run(
             summary = run_flow(loaded, given, home=_home(home), ray_address=address)
         else:
             with progress:
-                summary = run_flow(loaded, given, home=_home(home), ray_address=address,
-                                   progress=progress)
+                summary = run_flow(
+                    loaded, given, home=_home(home), ray_address=address, progress=progress
+                )
     except InputError as exc:
         raise _fail(str(exc), 2) from exc
     except (SchedulerError, StoreError) as exc:
@@ -139,11 +143,11 @@ def run(
     else:
         for message in summary.errors:
             err.print(message, markup=False, highlight=False)
+        runs = sum(count for state, count in summary.counts.items() if state != "RETRIED")
         out.print(
             f"execution {summary.execution_id} {summary.state} in "
-            f"{summary.end - summary.start:.2f}s: {sum(v for k, v in summary.counts.items() if k != 'RETRIED')} "
-            f"task run(s); read {len(summary.assets_read)}, wrote {len(summary.assets_written)} "
-            "asset(s)",
+            f"{summary.end - summary.start:.2f}s: {runs} task run(s); read "
+            f"{len(summary.assets_read)}, wrote {len(summary.assets_written)} asset(s)",
             markup=False,
             highlight=False,
         )
@@ -179,8 +183,9 @@ def assets_list(
     """List assets, filtered by namespace, type and metadata."""
     store = _open_store(home)
     try:
-        found = store.find_assets(type=type_, namespace=namespace, metadata=_parse_meta(meta),
-                                  limit=limit)
+        found = store.find_assets(
+            type=type_, namespace=namespace, metadata=_parse_meta(meta), limit=limit
+        )
     finally:
         store.close()
     rows = [asset.to_json() for asset in found]
@@ -189,8 +194,9 @@ def assets_list(
         return
     table = Table("id", "type", "namespace", "displayName", "updated")
     for row in rows:
-        table.add_row(row["id"], row["type"], row["namespace"], row["displayName"] or "",
-                      row["updated"])
+        table.add_row(
+            row["id"], row["type"], row["namespace"], row["displayName"] or "", row["updated"]
+        )
     out.print(table)
 
 
@@ -215,8 +221,9 @@ def assets_show(
         _print_json(data)
         return
     for key in ("id", "type", "namespace", "displayName", "description", "created", "updated"):
-        out.print(f"{key:12} {data[key] if data[key] is not None else ''}", markup=False,
-                  highlight=False)
+        out.print(
+            f"{key:12} {data[key] if data[key] is not None else ''}", markup=False, highlight=False
+        )
     for key, value in sorted(data["metadata"].items()):
         out.print(f"  {key} = {json.dumps(value)}", markup=False, highlight=False)
     out.print(f"{'usages':12} {len(usages)}", markup=False, highlight=False)
@@ -271,8 +278,10 @@ def executions_list(
 
     store = _open_store(home)
     try:
-        rows = [execution_row(e) for e in
-                store.list_executions(flow_id=flow, namespace=namespace, limit=limit)]
+        rows = [
+            execution_row(e)
+            for e in store.list_executions(flow_id=flow, namespace=namespace, limit=limit)
+        ]
     finally:
         store.close()
     if as_json:
@@ -280,8 +289,14 @@ def executions_list(
         return
     table = Table("id", "namespace", "flowId", "state", "startDate", "endDate")
     for row in rows:
-        table.add_row(row["id"], row["namespace"], row["flowId"], row["state"],
-                      row["startDate"], row["endDate"] or "")
+        table.add_row(
+            row["id"],
+            row["namespace"],
+            row["flowId"],
+            row["state"],
+            row["startDate"],
+            row["endDate"] or "",
+        )
     out.print(table)
 
 
@@ -297,20 +312,28 @@ def executions_show(
     store = _open_store(home)
     try:
         if store.get_execution(execution_id) is None:
-            raise _fail(f"execution '{execution_id}' not found; see `assetline executions list`",
-                        1)
+            raise _fail(f"execution '{execution_id}' not found; see `assetline executions list`", 1)
         data = execution_json(store, execution_id)
     finally:
         store.close()
     if as_json:
         _print_json(data)
         return
-    out.print(f"{data['id']}  {data['namespace']}.{data['flowId']}  {data['state']}  "
-              f"{data['startDate']} -> {data['endDate'] or ''}", markup=False, highlight=False)
+    out.print(
+        f"{data['id']}  {data['namespace']}.{data['flowId']}  {data['state']}  "
+        f"{data['startDate']} -> {data['endDate'] or ''}",
+        markup=False,
+        highlight=False,
+    )
     table = Table("task", "value", "attempt", "state", "duration")
     for taskrun in data["taskRuns"]:
-        table.add_row(taskrun["taskId"], taskrun["value"] or "", str(taskrun["attempt"]),
-                      taskrun["state"], f"{taskrun['duration']:.3f}s")
+        table.add_row(
+            taskrun["taskId"],
+            taskrun["value"] or "",
+            str(taskrun["attempt"]),
+            taskrun["state"],
+            f"{taskrun['duration']:.3f}s",
+        )
     out.print(table)
     out.print(f"read:  {', '.join(data['assetsRead']) or '-'}", markup=False, highlight=False)
     out.print(f"wrote: {', '.join(data['assetsWritten']) or '-'}", markup=False, highlight=False)

@@ -166,8 +166,8 @@ def ship_command(
         raise _fail(str(exc)) from exc
     lookback_delta = _lookback(lookback)
     store_home = home or Path(os.environ.get(HOME_ENV) or ".assetline")
-    from store import Store
     from store.errors import StoreError
+    from store.lmdb_store import Store
 
     try:
         store = Store.open(store_home)

@@ -185,8 +185,9 @@ class Executor:
 
     # -- execution record -------------------------------------------------------------------
 
-    def _execution_event(self, state: str, *, end: float | None = None,
-                         error: str | None = None) -> bytes:
+    def _execution_event(
+        self, state: str, *, end: float | None = None, error: str | None = None
+    ) -> bytes:
         return encode(
             ExecutionEvent(
                 id=self.execution_id,
@@ -269,8 +270,9 @@ class Executor:
         if node.runIf is not None:
             context = self._context(node, scope, new_id())
             try:
-                run = render_condition(self.renderer, node.runIf, context,
-                                       where=f"task '{node.id}': runIf", node=node)
+                run = render_condition(
+                    self.renderer, node.runIf, context, where=f"task '{node.id}': runIf", node=node
+                )
             except TemplateError as exc:
                 return self._driver_failure(node, scope, new_id(), 1, time.time(), str(exc))
             if not run:
@@ -285,10 +287,12 @@ class Executor:
             return SUCCESS
         return state
 
-    def _context(self, node: TaskNode, scope: _Scope, taskrun_id: str, attempt: int = 1,
-                 start: float = 0.0) -> dict[str, Any]:
-        return task_context(self.base, self.outputs, node, taskrun_id, scope.parents,
-                            attempt=attempt, start=start)
+    def _context(
+        self, node: TaskNode, scope: _Scope, taskrun_id: str, attempt: int = 1, start: float = 0.0
+    ) -> dict[str, Any]:
+        return task_context(
+            self.base, self.outputs, node, taskrun_id, scope.parents, attempt=attempt, start=start
+        )
 
     async def _flowable(self, node: TaskNode, scope: _Scope) -> str:
         taskrun_id = new_id()
@@ -317,8 +321,15 @@ class Executor:
         self._record_flowable(node, scope, taskrun_id, start, state, error)
         return state
 
-    def _record_flowable(self, node: TaskNode, scope: _Scope, taskrun_id: str, start: float,
-                         state: str, error: str | None) -> None:
+    def _record_flowable(
+        self,
+        node: TaskNode,
+        scope: _Scope,
+        taskrun_id: str,
+        start: float,
+        state: str,
+        error: str | None,
+    ) -> None:
         frame = scope.parents[-1] if scope.parents else None
         self.sink.submit(
             encode(
@@ -345,8 +356,9 @@ class Executor:
         key = "values" if "values" in node.properties else "value"
         context = self._context(node, scope, taskrun_id)
         where = f"task '{node.id}': {key}"
-        rendered = self.renderer.render_value(node.properties.get(key), context, where=where,
-                                              pos=node.pos)
+        rendered = self.renderer.render_value(
+            node.properties.get(key), context, where=where, pos=node.pos
+        )
         try:
             values = foreach_values(rendered, where=where)
         except TemplateError as exc:
@@ -369,8 +381,9 @@ class Executor:
             for iteration, value in pending:
                 if stop:
                     return
-                frame = Frame(task_id=node.id, taskrun_id=taskrun_id, value=value,
-                              iteration=iteration)
+                frame = Frame(
+                    task_id=node.id, taskrun_id=taskrun_id, value=value, iteration=iteration
+                )
                 state = await self._block(node.tasks, scope.enter(frame))
                 if state != SUCCESS:
                     states.append(state)
@@ -392,13 +405,24 @@ class Executor:
     async def _branch(self, node: TaskNode, scope: _Scope, taskrun_id: str) -> str:
         context = self._context(node, scope, taskrun_id)
         if node.kind == IF:
-            chosen = "then" if render_condition(
-                self.renderer, node.properties.get("condition", ""), context,
-                where=f"task '{node.id}': condition", node=node,
-            ) else "else"
+            chosen = (
+                "then"
+                if render_condition(
+                    self.renderer,
+                    node.properties.get("condition", ""),
+                    context,
+                    where=f"task '{node.id}': condition",
+                    node=node,
+                )
+                else "else"
+            )
         else:
-            value = self.renderer.render_value(node.properties.get("value", ""), context,
-                                               where=f"task '{node.id}': value", pos=node.pos)
+            value = self.renderer.render_value(
+                node.properties.get("value", ""),
+                context,
+                where=f"task '{node.id}': value",
+                pos=node.pos,
+            )
             chosen = f"case:{value}" if f"case:{value}" in node.branches else "defaults"
         return await self._block(node.branches.get(chosen, ()), scope)
 
@@ -437,8 +461,13 @@ class Executor:
             context = self._context(node, scope, taskrun_id, attempt, start)
             try:
                 spec = plan_task_run(
-                    self.renderer, self.info, node, context, taskrun_id=taskrun_id,
-                    parents=scope.parents, attempt=attempt,
+                    self.renderer,
+                    self.info,
+                    node,
+                    context,
+                    taskrun_id=taskrun_id,
+                    parents=scope.parents,
+                    attempt=attempt,
                     env=self._task_env(node) if self._task_env else None,
                 )
             except TemplateError as exc:
@@ -454,8 +483,10 @@ class Executor:
                     except BackendError as exc:
                         result = self._lost_result(spec, start, str(exc))
             self.sink.submit(result.event)
-            if result.state == FAILED and node.retry is not None and node.retry.allows(
-                attempt, time.time() - first_start
+            if (
+                result.state == FAILED
+                and node.retry is not None
+                and node.retry.allows(attempt, time.time() - first_start)
             ):
                 self.counts["RETRIED"] += 1
                 delay = node.retry.delay(attempt)
@@ -465,7 +496,12 @@ class Executor:
                 continue
             break
         state = result.state
-        if state == SUCCESS and attempt > 1 and node.retry is not None and node.retry.warningOnRetry:
+        if (
+            state == SUCCESS
+            and attempt > 1
+            and node.retry is not None
+            and node.retry.warningOnRetry
+        ):
             state = WARNING
         self.counts[state] += 1
         self.outputs.set(node.id, scope.values, result.outputs)
@@ -521,8 +557,9 @@ class Executor:
             end=end,
         )
 
-    def _driver_failure(self, node: TaskNode, scope: _Scope, taskrun_id: str, attempt: int,
-                        start: float, error: str) -> str:
+    def _driver_failure(
+        self, node: TaskNode, scope: _Scope, taskrun_id: str, attempt: int, start: float, error: str
+    ) -> str:
         """Record a task run that failed before it could be sent (e.g. a template error)."""
         frame = scope.parents[-1] if scope.parents else None
         self.sink.submit(

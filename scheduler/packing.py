@@ -66,8 +66,8 @@ class PackingBackend:
         if spec.timeout is not None or spec.attempt > 1:
             return False
         stats = self._stats.get(self._key(spec))
-        return stats is not None and len(stats.samples) >= self.probe and (
-            stats.median() < self.short
+        return (
+            stats is not None and len(stats.samples) >= self.probe and (stats.median() < self.short)
         )
 
     def _observe(self, spec: TaskRunSpec, result: TaskResult) -> None:

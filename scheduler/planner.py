@@ -155,7 +155,13 @@ def task_context(
     }
     if parents:
         frames = [
-            {"taskrun": {"value": frame.value, "id": frame.taskrun_id, "iteration": frame.iteration}}
+            {
+                "taskrun": {
+                    "value": frame.value,
+                    "id": frame.taskrun_id,
+                    "iteration": frame.iteration,
+                }
+            }
             for frame in reversed(parents)
         ]
         # `parent` is the closest enclosing ForEach *around* the current one.
@@ -209,8 +215,9 @@ def render_assets(
     inputs: list[AssetRef] = []
     for index, raw in enumerate(node.assets.inputs):
         where = f"assets.inputs[{index}]"
-        item = renderer.render_value(dict(raw), context, where=f"task '{node.id}': {where}",
-                                     pos=node.pos)
+        item = renderer.render_value(
+            dict(raw), context, where=f"task '{node.id}': {where}", pos=node.pos
+        )
         inputs.append(
             AssetRef(
                 id=_check_asset_id(item.get("id"), node, where),
@@ -221,8 +228,9 @@ def render_assets(
     outputs: list[AssetDecl] = []
     for index, raw in enumerate(node.assets.outputs):
         where = f"assets.outputs[{index}]"
-        item = renderer.render_value(dict(raw), context, where=f"task '{node.id}': {where}",
-                                     pos=node.pos)
+        item = renderer.render_value(
+            dict(raw), context, where=f"task '{node.id}': {where}", pos=node.pos
+        )
         metadata = item.get("metadata")
         outputs.append(
             AssetDecl(
@@ -280,8 +288,9 @@ def plan_task_run(
         outputs = _mask_assets(Masker(secrets), outputs)
     timeout = node.timeout
     if node.timeout_template is not None:
-        text = renderer.render_str(node.timeout_template, context,
-                                   where=f"task '{node.id}': timeout", pos=node.pos)
+        text = renderer.render_str(
+            node.timeout_template, context, where=f"task '{node.id}': timeout", pos=node.pos
+        )
         try:
             timeout = parse_duration(text)
         except DurationError as exc:
@@ -316,8 +325,9 @@ def render_condition(
     """Kestra's truthiness of a rendered condition (`runIf`, If's `condition`)."""
     if isinstance(text, bool):
         return text
-    rendered = renderer.render_str(str(text), context, where=where, pos=node.pos) if is_template(
-        text
-    ) else str(text)
+    rendered = (
+        renderer.render_str(str(text), context, where=where, pos=node.pos)
+        if is_template(text)
+        else str(text)
+    )
     return rendered.strip().lower() not in {"", "false", "0", "null", "none"}
-

@@ -50,7 +50,7 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
     if address:
         ray.init(address=address, **options)
     else:
-        ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **options)
+        ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, **options)
     try:
         yield True
     finally:

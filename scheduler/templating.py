@@ -25,7 +25,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +36,7 @@ from slugify import slugify as _slugify
 
 from scheduler.errors import TemplateError
 from scheduler.flow_model import Pos
+from scheduler.pebble_compat import StrictChainableUndefined, coalesce, rewrite
 
 AssetQuery = Callable[..., list[dict[str, Any]]]
 
@@ -61,10 +62,8 @@ def _finalize(value: Any) -> Any:
 
 def _jq(value: Any, expression: str) -> list[Any]:
     if isinstance(value, str):
-        try:
+        with suppress(ValueError):
             value = json.loads(value)
-        except ValueError:
-            pass
     try:
         program = _jq_program(expression)
         return list(program.input_value(value).all())
@@ -160,7 +159,7 @@ class Renderer:
         self._seen: set[str] | None = None
         self._cache: dict[str, jinja2.Template] = {}
         env = ImmutableSandboxedEnvironment(
-            undefined=jinja2.StrictUndefined,
+            undefined=StrictChainableUndefined,
             finalize=_finalize,
             autoescape=False,
             keep_trailing_newline=True,
@@ -186,6 +185,7 @@ class Renderer:
             render=self._render_nested,
             now=lambda: datetime.now(UTC).isoformat(),
             currentEachOutput=_current_each_output,
+            _coalesce=coalesce,
         )
         self.env = env
         self._context: Mapping[str, Any] = {}
@@ -200,8 +200,8 @@ class Renderer:
 
     def _query_assets(
         self,
-        id: str | None = None,  # noqa: A002 - Kestra's argument name
-        type: str | None = None,  # noqa: A002
+        id: str | None = None,
+        type: str | None = None,
         namespace: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
@@ -219,7 +219,7 @@ class Renderer:
     def _compile(self, text: str) -> jinja2.Template:
         template = self._cache.get(text)
         if template is None:
-            template = self.env.from_string(text)
+            template = self.env.from_string(rewrite(text))
             if len(self._cache) > 4096:
                 self._cache.clear()
             self._cache[text] = template
@@ -238,8 +238,9 @@ class Renderer:
                 outer.update(seen)
             self._seen = outer
 
-    def render_str(self, text: str, context: Mapping[str, Any], *, where: str = "",
-                   pos: Pos | None = None) -> str:
+    def render_str(
+        self, text: str, context: Mapping[str, Any], *, where: str = "", pos: Pos | None = None
+    ) -> str:
         """Render one string; errors become TemplateError naming `where` and `pos`."""
         if not is_template(text):
             return text
@@ -264,8 +265,9 @@ class Renderer:
         except Exception as exc:  # a filter or function raised: report it, don't crash
             raise TemplateError(_prefix(where, f"template error: {exc}"), pos) from exc
 
-    def render_value(self, value: Any, context: Mapping[str, Any], *, where: str = "",
-                     pos: Pos | None = None) -> Any:
+    def render_value(
+        self, value: Any, context: Mapping[str, Any], *, where: str = "", pos: Pos | None = None
+    ) -> Any:
         """Render every template string inside a value (dicts and lists walked)."""
         if isinstance(value, str):
             return self.render_str(value, context, where=where, pos=pos)
@@ -298,7 +300,7 @@ def syntax_error(text: str) -> str | None:
     if not is_template(text):
         return None
     try:
-        _syntax_env.parse(text)
+        _syntax_env.parse(rewrite(text))
     except jinja2.TemplateSyntaxError as exc:
         return exc.message or "invalid template"
     return None

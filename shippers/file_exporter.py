@@ -2,8 +2,8 @@
 inventory to JSON, NDJSON, ION, Parquet or Arrow IPC files.
 
 Where files go:
-- `path` names a file: one file there; with `maxLinesPerFile`, numbered parts
-  `<stem>-00001<suffix>`, `<stem>-00002<suffix>`...
+- `path` names a file: one file there (each run replaces it with what that run shipped);
+  with `maxLinesPerFile`, numbered parts `<stem>-00001<suffix>`, `<stem>-00002<suffix>`...
 - `path` names a folder (it exists, or ends with `/`), or no `path` and the internal storage:
   files named `<logFilePrefix>-<firstSeq>-<lastSeq>.<ext>` for the event log (so a rerun over
   the same entries rewrites the same file) and `<logFilePrefix>-assets-<part>.<ext>` for the

@@ -158,6 +158,11 @@ class HttpTransport:
         )
         self._owns_client = client is None
 
+    @property
+    def may_batch(self) -> bool:
+        """False once it is known that requests carry one event each."""
+        return self._batch_supported is not False
+
     def close(self) -> None:
         if self._owns_client:
             self._client.close()

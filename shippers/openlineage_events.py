@@ -53,11 +53,11 @@ from openlineage.client.facet_v2 import (
     parent_run,
     processing_engine_run,
 )
-from openlineage.client.serde import Serde
 
 from shippers.facet_schema import ASSETLINE_FACET_SCHEMA_URL
 from shippers.filters import EntryFilter
 from shippers.naming import AssetView, DatasetNamer
+from shippers.wire import to_wire
 from store import codec
 
 __all__ = [
@@ -302,7 +302,7 @@ class EventBuilder:
             job=job,
             producer=PRODUCER,
         )
-        return [OutgoingEvent(seq, Serde.to_dict(run_event), f"{run_id}/{state.value}")]
+        return [OutgoingEvent(seq, to_wire(run_event), f"{run_id}/{state.value}")]
 
     @staticmethod
     def _error(message: str) -> error_message_run.ErrorMessageRunFacet:
@@ -325,7 +325,7 @@ class EventBuilder:
         end_facets = dict(facets)
         if terminal is RunState.FAIL and event.error:
             end_facets["errorMessage"] = self._error(event.error)
-        end = Serde.to_dict(
+        end = to_wire(
             RunEvent(
                 eventType=terminal,
                 eventTime=_iso(event.end),
@@ -364,4 +364,4 @@ class EventBuilder:
             dataset=StaticDataset(namespace=namespace, name=name, facets=self.dataset_facets(view)),
             producer=PRODUCER,
         )
-        return OutgoingEvent(0, Serde.to_dict(event), f"{namespace}/{name}")
+        return OutgoingEvent(0, to_wire(event), f"{namespace}/{name}")

@@ -138,7 +138,10 @@ class OpenLineageExporter(Exporter):
                     for entry in entries:
                         group.extend(builder.for_entry(entry))
                         group_upto = entry.seq
-                        if len(group) >= self.cfg.batchSize:
+                        # One entry per request when requests carry one event each: the
+                        # offset then moves entry by entry.
+                        limit = self.cfg.batchSize if transport.may_batch else 1
+                        if len(group) >= limit:
                             submit(group, entry.seq)
                             group, group_upto = [], None
                     if group:

@@ -40,7 +40,6 @@ _DATABASES: Final = {
     "exec_by_start": False,
     "exec_by_flow": False,
     "running": False,
-    "taskruns": False,
     "log": False,
     "applied": False,
     "offsets": False,
@@ -54,17 +53,16 @@ class Databases:
     meta: Any
     assets: Any  # asset id -> codec.Asset
     index: Any  # t\0type | n\0namespace | m\0key\0json(value)  -> asset ids (dupsort)
-    usages: Any  # prefix(asset) + seq + position -> codec.Usage
+    usages: Any  # prefix(asset) + seq + position -> b"I" | b"O" (the run is the log entry)
     edges_down: Any  # upstream asset id -> downstream asset ids (dupsort)
     edges_up: Any  # downstream asset id -> upstream asset ids (dupsort)
-    edge_runs: Any  # pair_key(up, down) -> records.EdgeRun (the latest task run only)
+    edge_runs: Any  # pair_key(up, down) -> records.EDGE_RUN (seq, end) of the latest task run
     executions: Any  # fit(execution id) -> codec.ExecutionEvent (the latest)
     exec_by_start: Any  # time_key(start) + fit(id) -> execution id
     exec_by_flow: Any  # prefix(flow id) + time_key(start) + fit(id) -> execution id
     running: Any  # fit(execution id) -> execution id, for executions in state RUNNING
-    taskruns: Any  # prefix(execution id) + seq -> b"" (the task run is the log entry at seq)
     log: Any  # seq (8 bytes, big-endian) -> codec.LogEntry
-    applied: Any  # fit(idempotency key) -> seq
+    applied: Any  # taskrun_key(...) | content hash of an asset event -> seq of its log entry
     offsets: Any  # offset name -> seq
 
 
@@ -145,17 +143,23 @@ def _open(path: Path, *, readonly: bool, map_size: int) -> SharedEnv:
 def _open_databases(env: Any, path: Path, *, readonly: bool) -> Databases:
     handles: dict[str, Any] = {}
     try:
-        with env.begin(write=not readonly) as txn:
-            # The version first: a newer format may not have the databases this code expects.
-            meta = env.open_db(b"meta", txn=txn, create=not readonly)
-            stored = txn.get(FORMAT_KEY, db=meta)
-            check_format(path, stored)
+        if readonly:
+            # Handles opened inside a read transaction die with it: let lmdb open each in its
+            # own. The version first: a newer format may not have the databases this expects.
+            meta = env.open_db(b"meta", create=False)
+            with env.begin() as txn:
+                check_format(path, txn.get(FORMAT_KEY, db=meta))
             for name, dupsort in _DATABASES.items():
-                handles[name] = env.open_db(
-                    name.encode(), txn=txn, create=not readonly, dupsort=dupsort
-                )
-            if stored is None and not readonly:
-                txn.put(FORMAT_KEY, str(FORMAT_VERSION).encode(), db=meta)
+                handles[name] = env.open_db(name.encode(), create=False, dupsort=dupsort)
+        else:
+            with env.begin(write=True) as txn:
+                meta = env.open_db(b"meta", txn=txn)
+                stored = txn.get(FORMAT_KEY, db=meta)
+                check_format(path, stored)
+                for name, dupsort in _DATABASES.items():
+                    handles[name] = env.open_db(name.encode(), txn=txn, dupsort=dupsort)
+                if stored is None:
+                    txn.put(FORMAT_KEY, str(FORMAT_VERSION).encode(), db=meta)
     except lmdb.NotFoundError as exc:
         raise StoreError(f"{path} is not an assetline store (a database is missing)") from exc
     except lmdb.Error as exc:

@@ -101,3 +101,12 @@ def pair_key(upstream: bytes, downstream: bytes) -> bytes:
 def time_key(seconds: float) -> bytes:
     """A time as 8 sortable bytes (microseconds since the epoch; earlier times clamp to 0)."""
     return u64(max(0, round(seconds * 1_000_000)))
+
+
+def taskrun_key(execution_id: str, taskrun_id: str, attempt: int) -> bytes:
+    """A task-run attempt's idempotency key, grouped by execution (`prefix(execution_id)`)."""
+    group = prefix(execution_id)
+    tail = f"{taskrun_id}/{attempt}".encode()
+    if len(group) + len(tail) > MAX_KEY:
+        tail = _HASHED + hashlib.sha256(tail).digest()
+    return group + tail

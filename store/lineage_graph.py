@@ -86,8 +86,10 @@ class LineageGraph:
             label = node.label or node.id
             if node.kind == "asset" and node.type:
                 label = f"{label}\n{node.type}"
-            attrs = [f"label={json.dumps(label)}", "shape=box" if node.kind == "asset"
-                     else "shape=ellipse"]
+            attrs = [
+                f"label={json.dumps(label)}",
+                "shape=box" if node.kind == "asset" else "shape=ellipse",
+            ]
             if node.id == self.root:
                 attrs.append("style=bold")
             lines.append(f"  {alias[node.id]} [{', '.join(attrs)}];")

@@ -1,33 +1,54 @@
-"""Records the store keeps for itself (not part of the event contract in `codec`).
+"""Records the store keeps for itself (not part of the event contract in `codec`), and partial
+views that read only what a query needs out of an event-log entry.
+
+Usages and lineage edges point into the event log instead of copying the task run: a usage's
+value is its direction, an edge's is the sequence and end time of its latest task run. The
+views below decode just those task-run fields from a log entry (msgspec skips the rest).
 
 No I/O here.
 """
 
 from __future__ import annotations
 
+import struct
+from typing import Final
+
 import msgspec
 
+from store.errors import CodecError
 
-class EdgeRun(msgspec.Struct, frozen=True, array_like=True):
-    """The latest task run that linked one upstream asset to one downstream asset."""
+#: edge_runs value: (seq of the task run's log entry, its end time).
+EDGE_RUN: Final = struct.Struct(">Qd")
+USAGE_INPUT: Final = b"I"
+USAGE_OUTPUT: Final = b"O"
+DIRECTIONS: Final = {USAGE_INPUT: "INPUT", USAGE_OUTPUT: "OUTPUT"}
 
-    taskrun_id: str
+
+class TaskRunView(msgspec.Struct, frozen=True):
+    """The fields of a logged TaskRunEvent that usages and lineage nodes show."""
+
     execution_id: str
     flow_namespace: str
     flow_id: str
     task_id: str
+    taskrun_id: str
     attempt: int
     state: str
+    start: float
     end: float
+    value: str | None = None
 
 
-_edge_encoder = msgspec.msgpack.Encoder()
-_edge_decoder = msgspec.msgpack.Decoder(EdgeRun)
+class _EntryView(msgspec.Struct, frozen=True):
+    event: TaskRunView
 
 
-def encode_edge_run(run: EdgeRun) -> bytes:
-    return _edge_encoder.encode(run)
+_view_decoder = msgspec.msgpack.Decoder(_EntryView)
 
 
-def decode_edge_run(data: bytes) -> EdgeRun:
-    return _edge_decoder.decode(data)
+def decode_task_run_view(data: bytes) -> TaskRunView:
+    """The task run of a log entry; CodecError if the entry holds something else."""
+    try:
+        return _view_decoder.decode(data).event
+    except msgspec.DecodeError as exc:
+        raise CodecError(f"event-log entry is not a task run: {exc}") from exc

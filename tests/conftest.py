@@ -10,6 +10,10 @@ from typing import Any
 
 import pytest
 
+from tests.support.moto_server import aws_sandbox, moto_s3, moto_s3_auth
+
+__all__ = ["aws_sandbox", "moto_s3", "moto_s3_auth"]
+
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 

@@ -3,7 +3,7 @@
     SchedulerError                      (scheduler.errors)
     └── BlueprintError                  a blueprint cannot be read, found, filled or rendered
         ├── CatalogError                unknown blueprint id, unreadable catalog folder
-        ├── BlueprintFileError          the blueprint file itself is wrong (extend block, Jinja syntax)
+        ├── BlueprintFileError          the blueprint file is wrong (extend block, Jinja syntax)
         ├── ArgumentError               arguments given do not fit the `templateArguments`
         └── GeneratedFlowError          the rendered flow does not validate (or has leftovers)
 

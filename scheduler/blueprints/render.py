@@ -1,4 +1,4 @@
-"""Render a blueprint's template into flow YAML, keeping, for each generated line, its template line.
+"""Render a blueprint template into flow YAML, remembering the template line of each line.
 
 One Jinja2 `ImmutableSandboxedEnvironment`, configured once with Kestra's blueprint delimiters:
 `<< arg.x >>` for values, `<% for %>`/`<% if %>` for blocks (Pebble's `elseif` is read as
@@ -27,11 +27,10 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from slugify import slugify as _slugify
 
-from scheduler.errors import FlowIssue
-from scheduler.flow_model import Pos
-
 from scheduler.blueprints.errors import BlueprintFileError
 from scheduler.blueprints.template import Blueprint
+from scheduler.errors import FlowIssue
+from scheduler.flow_model import Pos
 
 __all__ = ["LEFTOVER_FRAGMENTS", "Rendered", "find_leftovers", "render_blueprint"]
 
@@ -101,9 +100,7 @@ def _make_environment() -> ImmutableSandboxedEnvironment:
 _ENV = _make_environment()
 
 
-def render_blueprint(
-    blueprint: Blueprint, arguments: Mapping[str, Any], filename: str
-) -> Rendered:
+def render_blueprint(blueprint: Blueprint, arguments: Mapping[str, Any], filename: str) -> Rendered:
     """The flow text `blueprint` renders to with `arguments` (already resolved), unvalidated.
 
     Raises `BlueprintFileError` at the template line when the template does not parse or fails
@@ -115,12 +112,16 @@ def render_blueprint(
     except jinja2.TemplateSyntaxError as exc:
         line = blueprint.template_line(exc.lineno)
         raise BlueprintFileError(
-            [FlowIssue(Pos(blueprint.path, line, 1), f"template syntax: {exc.message}; fix the "
-                       "`<< >>` / `<% %>` tags on this line")]
+            [
+                FlowIssue(
+                    Pos(blueprint.path, line, 1),
+                    f"template syntax: {exc.message}; fix the `<< >>` / `<% %>` tags on this line",
+                )
+            ]
         ) from exc
     try:
         output = template.render(arg=dict(arguments))
-    except Exception as exc:  # noqa: BLE001 - any render failure is reported at its template line
+    except Exception as exc:
         line = blueprint.template_line(_failing_line(exc.__traceback__))
         raise BlueprintFileError(
             [FlowIssue(Pos(blueprint.path, line, 1), _render_message(exc, arguments))]
@@ -243,6 +244,6 @@ def _render_message(exc: Exception, arguments: Mapping[str, Any]) -> str:
     if isinstance(exc, jinja2.UndefinedError):
         declared = ", ".join(arguments) or "none"
         return f"template: {text}; the arguments are arg.<id> (declared: {declared})"
-    if isinstance(exc, jinja2.sandbox.SecurityError):
+    if isinstance(exc, jinja2.exceptions.SecurityError):
         return f"template: {text}; the sandbox does not allow it"
     return f"template: {text}"

@@ -16,13 +16,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from scheduler.blueprints.errors import BlueprintFileError
 from scheduler.errors import FlowError, FlowIssue
 from scheduler.field_checks import Issues, check_keys, check_kind, describe
 from scheduler.flow_model import InputDef, Pos
 from scheduler.input_decls import parse_input_decls
 from scheduler.yaml_positions import PMap, PSeq, parse_yaml
-
-from scheduler.blueprints.errors import BlueprintFileError
 
 __all__ = ["BLUEPRINT_ID_PATTERN", "EXTEND_KEYS", "Blueprint", "parse_blueprint"]
 
@@ -131,12 +130,13 @@ def _block_end(lines: list[str], first: int) -> int:
         line = lines[index]
         if line.strip() == "" or line.startswith((" ", "\t", "#")):
             continue
-        return _trim_trailing_blank(lines, first, index)
-    return _trim_trailing_blank(lines, first, max(last, len(lines)))
+        return index if first == 0 else _trim_trailing_blank(lines, first, index)
+    return len(lines) if first == 0 else _trim_trailing_blank(lines, first, max(last, len(lines)))
 
 
 def _trim_trailing_blank(lines: list[str], first: int, end: int) -> int:
-    """Leave blank lines and comments that end the block to the body (they separate sections)."""
+    """Leave blank lines and comments that end a block in mid-file to the body (they separate
+    sections); a block at the top takes them along."""
     while end - 1 > first and (lines[end - 1].strip() == "" or lines[end - 1].startswith("#")):
         end -= 1
     return end

@@ -55,7 +55,7 @@ def test_lineage_up_lists_trips_and_the_external_source(taxi_run: dict[str, Any]
     tasks = {n["id"] for n in graph["nodes"] if n["kind"] == "task"}
     edges = {(e["from"], e["to"]) for e in graph["edges"]}
     assert any(("trips", t) in edges and (t, "avg_trip_distance") in edges for t in tasks)
-    for fmt, needle in (("dot", "digraph"), ("mermaid", "graph"), ("text", "trips")):
+    for fmt, needle in (("dot", "digraph"), ("mermaid", "flowchart"), ("text", "trips")):
         done = cli("lineage", "avg_trip_distance", "--direction", "up", "--format", fmt,
                    cwd=taxi_run["work"], home=taxi_run["home"])
         assert done.returncode == 0 and needle in done.stdout, (fmt, done.stdout)
@@ -110,7 +110,10 @@ def test_validate_reports_every_error_with_position(tmp_path: Path) -> None:
     """))
     done = cli("validate", str(bad), cwd=tmp_path, home=tmp_path)
     assert done.returncode == 2
-    assert done.stderr.strip().startswith(f"{bad}:6:5: task 'hello': unknown property 'mesage'")
+    assert done.stderr.splitlines() == [
+        f"{bad}:4:5: task 'hello': missing required property 'message'; add it",
+        f"{bad}:6:5: task 'hello': unknown property 'mesage'; did you mean 'message'?",
+    ]
     good = cli("validate", str(ROOT / "examples" / "taxi_pipeline.yaml"), cwd=tmp_path,
                home=tmp_path)
     assert good.returncode == 0, good.stderr

@@ -1,18 +1,13 @@
-"""The internal storage on S3, against moto's server on 127.0.0.1 (started and stopped here)."""
+"""The internal storage on S3, against moto's server on 127.0.0.1 (tests/support/moto_server)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
 
+from tests.support.moto_server import MotoServer, moto_s3  # noqa: F401 - fixture
 from workers.errors import StorageError
 from workers.runner import run_task
 from workers.spec import TaskRunSpec, decode_result, encode_spec
@@ -30,40 +25,9 @@ IDS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    binary = Path(sys.executable).parent / "moto_server"
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
-    proc = subprocess.Popen(
-        [str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("moto_server did not start") from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.kill(proc.pid, 15)
-        proc.wait(10)
-        log.close()
-
-
 @pytest.fixture
-def s3_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+def s3_env(moto_s3: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:  # noqa: F811
+    moto_endpoint = moto_s3.endpoint
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 import threading
 import time
 from collections import Counter
@@ -77,6 +78,7 @@ class OpenLineageReceiver:
         self.path = path.rstrip("/")
         self.lock = threading.Lock()
         self.requests = 0
+        self.in_flight = 0
         self.received: list[str] = []
         self.events: list[dict[str, Any]] = []
         self.invalid: list[str] = []
@@ -106,6 +108,11 @@ class OpenLineageReceiver:
         self._release.set()
 
     def counts(self) -> Counter[str]:
+        """Received events by key, once no request is being answered any more (a client may
+        have read its answer before the handler recorded it)."""
+        deadline = time.monotonic() + 10
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.005)
         with self.lock:
             return Counter(self.received)
 
@@ -144,7 +151,25 @@ class OpenLineageReceiver:
                     return False
                 return True
 
+            def _peer_gone(self) -> bool:
+                try:
+                    data: bytes = self.connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    return False
+                except OSError:
+                    return True
+                return data == b""
+
             def do_POST(self) -> None:
+                with receiver.lock:
+                    receiver.in_flight += 1
+                try:
+                    self._post()
+                finally:
+                    with receiver.lock:
+                        receiver.in_flight -= 1
+
+            def _post(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(length)
                 with receiver.lock:
@@ -154,12 +179,16 @@ class OpenLineageReceiver:
                 if receiver.stall_on == number:
                     receiver.stalled.set()
                     receiver._release.wait()
+                    if self._peer_gone():
+                        return  # the client died while waiting: no answer reaches it
                 if number <= receiver.drop_first:
                     self.close_connection = True
                     self.connection.close()
                     return
                 if number <= receiver.delay_first:
                     time.sleep(receiver.delay)
+                    if self._peer_gone():
+                        return  # the client gave up: this delivery did not happen
                 if number <= receiver.fail_first:
                     self._answer(500, {"error": "failing on purpose"})
                     return

@@ -133,3 +133,27 @@ def test_from_json_and_render_functions() -> None:
     assert render("{{ render(vars.msg) }}", {"vars": {"msg": "hi {{ who }}"}, "who": "you"}) == (
         "hi you"
     )
+
+
+def test_pebble_null_coalescing_and_equals() -> None:
+    context = {"inputs": {"a": None, "b": "bee"}, "outputs": {}}
+    assert render("{{ inputs.a ?? 'fallback' }}", context) == "fallback"
+    assert render("{{ inputs.b ?? 'fallback' }}", context) == "bee"
+    assert render("{{ outputs.missing.value ?? inputs.missing ?? 'last' }}", context) == "last"
+    assert render("{{ 'a ?? b' }}", context) == "a ?? b"
+    assert render("{% if inputs.b equals 'bee' %}yes{% endif %}", context) == "yes"
+    assert render("{{ 'x equals y' }}", context) == "x equals y"
+
+
+def test_chained_undefined_still_fails_when_printed() -> None:
+    with pytest.raises(TemplateError, match="has no attribute 'missing'"):
+        render("{{ outputs.missing.value }}", {"outputs": {}})
+    assert render("{{ outputs.missing.value is defined }}", {"outputs": {}}) == "false"
+
+
+def test_pebble_ternary_and_nested_coalescing() -> None:
+    context = {"inputs": {"failed": None, "mode": "FIRST"}}
+    assert render("{{ (inputs.failed ?? 'NONE') == 'FIRST' ? 'ko' : '0' }}", context) == "0"
+    assert render("{{ inputs.mode == 'FIRST' ? 'ko' : '0' }}", context) == "ko"
+    assert render("{{ {'a': 1}['a'] }}", context) == "1"
+    assert render("{{ [1, 2, 3][1:] }}", context) == "[2,3]"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -132,3 +133,42 @@ def test_registry_resolves_kestra_names_and_aliases() -> None:
 def test_default_offset_key_is_one_per_exporter() -> None:
     assert default_offset_key(FileExporterConfig(id="nightly")) == "file.nightly"
     assert default_offset_key(OpenLineageExporterConfig(uri="http://x")) == "openlineage.default"
+
+
+def test_registering_without_a_kind_or_twice_is_refused() -> None:
+    from shippers.registry import Exporter, register_exporter, unregister_exporter
+
+    class Nameless(Exporter):
+        def ship_events(self, pages: Any, commit: Any) -> None: ...
+
+        def ship_assets(self, pages: Any) -> None: ...
+
+    with pytest.raises(ShipperConfigError, match="declares no `kind`"):
+        register_exporter(Nameless)
+
+    class Clash(Nameless):
+        kind = "clash-test"
+        aliases = ("file",)
+
+    with pytest.raises(
+        ShipperConfigError, match=r"exporter name 'file' of .*Clash is already registered"
+    ):
+        register_exporter(Clash)
+
+    class Fine(Nameless):
+        kind = "fine-test"
+
+    register_exporter(Fine)
+    assert resolve("fine-test") is Fine
+    unregister_exporter(Fine)
+    with pytest.raises(ShipperConfigError, match="unknown exporter type 'fine-test'"):
+        resolve("fine-test")
+
+
+def test_unknown_file_format_is_an_export_error(tmp_path: Any) -> None:
+    from shippers.batches import ASSET_SCHEMA
+    from shippers.errors import ExportError
+    from shippers.file_formats import open_writer
+
+    with pytest.raises(ExportError, match="unknown file format 'CSV'; use one of JSON, NDJSON"):
+        open_writer("CSV", tmp_path / "x.csv", ASSET_SCHEMA)

@@ -1,0 +1,309 @@
+"""The asset store: one LMDB environment under `home/store/`, written in batches, read anywhere.
+
+`Store.open(home)` opens (creating if needed) the environment, refuses one written by a newer
+assetline (`StoreVersionError`) and, unless read-only, marks executions whose driver stopped
+renewing its lease as KILLED (`store.recovered`). `write()` applies a batch of events in one
+transaction (see `store.apply` for what each event does); the read methods each use one read
+transaction, so they see a consistent snapshot and never block the writer. Any number of
+processes may read; one at a time writes (LMDB's lock).
+
+LMDB errors are converted to StoreError here. This module does not decide what events mean
+(`store.apply`) nor how queries walk the databases (`store.query`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+
+import lmdb
+import msgspec
+
+from store import codec, environment, query
+from store.apply import BatchApplier, Prepared, prepare
+from store.errors import StoreClosedError, StoreError
+from store.gc_pause import gc_paused
+from store.keys import fit, from_u64, u64
+from store.lineage_graph import LineageGraph
+
+__all__ = ["Store", "WriteReport"]
+
+_T = TypeVar("_T")
+
+#: The error a stale execution is marked KILLED with.
+LEASE_EXPIRED = "driver stopped renewing its lease"
+
+
+@dataclass(frozen=True)
+class WriteReport:
+    """What one `Store.write` did.
+
+    `applied`: events that changed the store; `duplicates`: events that changed nothing (a task
+    run already applied, an identical execution record, a delete of an unknown asset);
+    `first_seq`/`last_seq`: the event-log entries written (None when none); `rejected`: with
+    `invalid="skip"`, the position in the batch and the error of each event set aside.
+    """
+
+    applied: int
+    duplicates: int
+    first_seq: int | None
+    last_seq: int | None
+    rejected: tuple[tuple[int, StoreError], ...] = field(default=())
+
+
+class Store:
+    """The LMDB asset store. Use `Store.open(home)`; close it (or use `with`)."""
+
+    home: Path
+    recovered: list[str]
+
+    def __init__(self, home: Path, shared: environment.SharedEnv, readonly: bool) -> None:
+        self.home = home
+        self.recovered = []
+        self.readonly = readonly
+        self._shared: environment.SharedEnv | None = shared
+
+    @classmethod
+    def open(
+        cls,
+        home: str | os.PathLike[str],
+        *,
+        readonly: bool = False,
+        map_size: int = 1 << 36,
+        lease_timeout: float = 60.0,
+    ) -> Store:
+        """Open the store in `home` (created unless read-only). See the module docstring."""
+        path = Path(home)
+        if not readonly:
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the store home {path}: {exc}") from exc
+        shared = environment.acquire(path, readonly=readonly, map_size=map_size)
+        store = cls(path, shared, readonly)
+        if not readonly:
+            try:
+                store._recover(lease_timeout)
+            except BaseException:
+                store.close()
+                raise
+        return store
+
+    # -- life cycle -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the environment (closed when this process's last store on it closes)."""
+        shared, self._shared = self._shared, None
+        if shared is not None:
+            environment.release(shared)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _env(self) -> environment.SharedEnv:
+        if self._shared is None:
+            raise StoreClosedError(f"the store at {self.home} is closed")
+        return self._shared
+
+    def _read(self, work: Callable[[Any, environment.Databases], _T]) -> _T:
+        shared = self._env()
+        try:
+            with shared.env.begin(buffers=False) as txn:
+                return work(txn, shared.dbs)
+        except lmdb.Error as exc:
+            raise StoreError(f"reading the store at {self.home}: {exc}") from exc
+
+    @contextmanager
+    def _write_txn(self) -> Iterator[Any]:
+        shared = self._env()
+        if self.readonly:
+            raise StoreError(f"the store at {self.home} is open read-only; it cannot write")
+        with shared.write_lock:
+            try:
+                with shared.env.begin(write=True) as txn:
+                    yield txn
+            except lmdb.MapFullError as exc:
+                raise StoreError(
+                    f"the store at {self.home} is full (map_size); open it with a larger "
+                    f"map_size: {exc}"
+                ) from exc
+            except lmdb.Error as exc:
+                raise StoreError(f"writing the store at {self.home}: {exc}") from exc
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def write(
+        self,
+        events: Sequence[bytes | codec.Event],
+        *,
+        invalid: Literal["raise", "skip"] = "raise",
+    ) -> WriteReport:
+        """Apply `events` in order in one transaction: all of them or (on error) none.
+
+        An event that does not decode (CodecError) or that the store cannot keep
+        (InvalidEventError) raises before anything is written; with `invalid="skip"` it is set
+        aside instead and listed in the report's `rejected`.
+        """
+        with gc_paused():
+            prepared: list[Prepared] = []
+            rejected: list[tuple[int, StoreError]] = []
+            for position, item in enumerate(events):
+                try:
+                    prepared.append(prepare(item))
+                except StoreError as exc:
+                    if invalid == "raise":
+                        raise
+                    rejected.append((position, exc))
+            return self._apply(prepared, tuple(rejected))
+
+    def _apply(
+        self, prepared: Sequence[Prepared], rejected: tuple[tuple[int, StoreError], ...] = ()
+    ) -> WriteReport:
+        shared = self._env()
+        if not prepared:
+            return WriteReport(0, 0, None, None, rejected)
+        with self._write_txn() as txn:
+            cursor = txn.cursor(db=shared.dbs.log)
+            next_seq = from_u64(cursor.key()) + 1 if cursor.last() else 1
+            batch = BatchApplier(txn, shared.dbs, next_seq=next_seq, now=time.time())
+            for item in prepared:
+                batch.apply(item)
+            batch.finish()
+        first, last = batch.report_range()
+        return WriteReport(batch.applied, batch.duplicates, first, last, rejected)
+
+    def _recover(self, lease_timeout: float) -> None:
+        """Mark RUNNING executions whose lease expired as KILLED; list them in `recovered`."""
+        now = time.time()
+        stale = [
+            execution
+            for execution in self._read(query.running_executions)
+            if (execution.heartbeat if execution.heartbeat is not None else execution.start)
+            < now - lease_timeout
+        ]
+        if not stale:
+            return
+        killed = [
+            msgspec.structs.replace(execution, state="KILLED", end=now, error=LEASE_EXPIRED)
+            for execution in stale
+        ]
+        self.write(killed)
+        self.recovered = [execution.id for execution in stale]
+
+    def set_offset(self, key: str, seq: int) -> None:
+        """Keep a named offset (a shipper's last shipped sequence, say)."""
+        with self._write_txn() as txn:
+            txn.put(fit(key.encode()), u64(seq), db=self._env().dbs.offsets)
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def get_offset(self, key: str) -> int | None:
+        data = self._read(lambda txn, dbs: txn.get(fit(key.encode()), db=dbs.offsets))
+        return from_u64(data) if data is not None else None
+
+    def last_seq(self) -> int:
+        """The sequence of the newest event-log entry (0 when the log is empty)."""
+        return self._read(query.last_seq)
+
+    def read_log(self, after: int = 0, limit: int = 1000) -> list[codec.LogEntry]:
+        """Up to `limit` event-log entries with seq > `after`, oldest first."""
+        return self._read(lambda txn, dbs: query.read_log(txn, dbs, after, limit))
+
+    def get_asset(self, asset_id: str) -> codec.Asset | None:
+        return self._read(lambda txn, dbs: query.get_asset(txn, dbs, asset_id))
+
+    def find_assets(
+        self,
+        *,
+        id: str | None = None,
+        type: str | None = None,
+        namespace: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        q: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+        namespace_prefix: str | None = None,
+    ) -> list[codec.Asset]:
+        """Assets matching every given filter, in id order (see `store.query` for the rules)."""
+        check = query.AssetFilter(
+            type=type,
+            namespace=namespace,
+            namespace_prefix=namespace_prefix,
+            metadata=metadata,
+            q=q,
+        )
+        return self._read(
+            lambda txn, dbs: query.find_assets(
+                txn, dbs, id=id, check=check, after=after, limit=limit
+            )
+        )
+
+    def iter_assets(
+        self, *, batch_size: int = 10_000, after: str | None = None
+    ) -> Iterator[list[codec.Asset]]:
+        """The whole inventory in id order, `batch_size` at a time (a fresh snapshot each)."""
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, not {batch_size}")
+        cursor = after
+        while True:
+            page = self._read(partial(_asset_page, after=cursor, size=batch_size))
+            if not page:
+                return
+            yield page
+            cursor = page[-1].id
+
+    def count_assets(self) -> int:
+        return self._read(query.count_assets)
+
+    def usages(self, asset_id: str, *, limit: int | None = None) -> list[codec.Usage]:
+        """Every task run that read or wrote the asset, oldest first (kept after a delete)."""
+        return self._read(lambda txn, dbs: query.usages(txn, dbs, asset_id, limit))
+
+    def lineage(
+        self, asset_id: str, *, direction: str = "both", depth: int | None = None
+    ) -> LineageGraph:
+        """The graph around an asset; AssetNotFound if the store does not hold it."""
+        return self._read(lambda txn, dbs: query.lineage(txn, dbs, asset_id, direction, depth))
+
+    def get_execution(self, execution_id: str) -> codec.ExecutionEvent | None:
+        return self._read(lambda txn, dbs: query.get_execution(txn, dbs, execution_id))
+
+    def list_executions(
+        self,
+        *,
+        flow_id: str | None = None,
+        namespace: str | None = None,
+        state: str | None = None,
+        limit: int | None = None,
+    ) -> list[codec.ExecutionEvent]:
+        """Executions newest first (by start), filtered."""
+        return self._read(
+            lambda txn, dbs: query.list_executions(
+                txn, dbs, flow_id=flow_id, namespace=namespace, state=state, limit=limit
+            )
+        )
+
+    def task_runs(self, execution_id: str) -> list[codec.TaskRunEvent]:
+        """Every task-run attempt of an execution, in the order written."""
+        return self._read(lambda txn, dbs: query.task_runs(txn, dbs, execution_id))
+
+
+def _asset_page(
+    txn: Any, dbs: environment.Databases, *, after: str | None, size: int
+) -> list[codec.Asset]:
+    return query.iter_asset_page(txn, dbs, after, size)

@@ -148,9 +148,10 @@ def main() -> None:
         our_wall = statistics.median(r["wall"] for r in ours)
         rss = max(r["rss"] for r in ours)
         once = all(r["exactly_once"] == 1.0 and r["state_ok"] == 1.0 for r in ours)
+        once_text = "yes" if once else "NO"
         print(
             f"{n:>8,} {raw_wall:>10.2f} {our_wall:>12.2f} {our_wall / raw_wall:>6.2f} "
-            f"{n / raw_wall:>9,.0f} {n / our_wall:>15,.0f} {rss:>15.0f} {'yes' if once else 'NO':>12}"
+            f"{n / raw_wall:>9,.0f} {n / our_wall:>15,.0f} {rss:>15.0f} {once_text:>12}"
         )
     print(
         "ratio = assetline wall / raw Ray wall (lower is better; target <= 1.3 at 10,000); "

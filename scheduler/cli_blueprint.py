@@ -129,8 +129,11 @@ def show(
     out.print(f"source: {blueprint.path}", markup=False, highlight=False)
     table = Table("argument", "type", "required", "choices", "default", "rules", "description")
     for decl in blueprint.arguments:
-        rules = [f"{key} {getattr(decl, key)}" for key in ("min", "max", "after", "before")
-                 if getattr(decl, key) is not None]
+        rules = [
+            f"{key} {getattr(decl, key)}"
+            for key in ("min", "max", "after", "before")
+            if getattr(decl, key) is not None
+        ]
         if decl.validator:
             rules.append(f"validator {decl.validator}")
         if decl.allowCustomValue:
@@ -152,13 +155,15 @@ def use(
     blueprint_id: Annotated[str, typer.Argument(metavar="ID", help="The blueprint id.")],
     args: Annotated[
         list[str] | None,
-        typer.Option("--arg", "-a", help="An argument as key=value (repeatable).",
-                     show_default=False),
+        typer.Option(
+            "--arg", "-a", help="An argument as key=value (repeatable).", show_default=False
+        ),
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the flow here (default: print it).",
-                     show_default=False),
+        typer.Option(
+            "--output", "-o", help="Write the flow here (default: print it).", show_default=False
+        ),
     ] = None,
     deploy: Annotated[
         bool, typer.Option("--deploy", help="Deploy the flow into the store.")
@@ -233,4 +238,3 @@ def _deploy(flow: Any, home: Path | None) -> Any:
         return module.deploy_flow(home if home is not None else default_home(), flow)
     except SchedulerError as exc:
         raise _fail(f"error: {exc}", 1) from exc
-

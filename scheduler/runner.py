@@ -69,7 +69,8 @@ def _ray_backend() -> Backend:
     """Ray, with short task runs packed several to a Ray task once they prove short."""
     import ray
 
-    cpus = int(ray.cluster_resources().get("CPU", 1))
+    resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+    cpus = int(resources.get("CPU", 1))
     return PackingBackend(RayBackend(), parallelism=cpus)
 
 

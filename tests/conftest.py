@@ -28,8 +28,7 @@ def ray_cluster() -> Iterator[Any]:
 
     cluster = Cluster(
         initialize_head=True,
-        head_node_args={"num_cpus": 2, "include_dashboard": False,
-                        "resources": {"head": 1}},
+        head_node_args={"num_cpus": 2, "include_dashboard": False, "resources": {"head": 1}},
     )
     cluster.add_node(num_cpus=2, resources={"worker_node": 1})
     cluster.wait_for_nodes()

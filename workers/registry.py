@@ -30,6 +30,7 @@ BUILTIN_MODULES: Final = (
     "workers.tasks.python_script",
     "workers.tasks.http_download",
     "workers.tasks.duckdb_query",
+    "workers.tasks.asset_shipper",
     "workers.tasks.aws_s3",
     "workers.tasks.aws_cli",
 )

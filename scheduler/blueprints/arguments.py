@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
 from rich.console import Console
-from rich.prompt import Prompt
 
 from scheduler.blueprints.errors import ArgumentError
 from scheduler.blueprints.template import Blueprint
@@ -169,10 +168,15 @@ def _ask_one(decl: InputDef, console: Console, read: Callable[[str], str | None]
 
 
 def _read(console: Console, prompt: str, stream: TextIO | None) -> str | None:
-    try:
-        return Prompt.ask(prompt, console=console, stream=stream, default="", show_default=False)
-    except EOFError:
-        return None
+    """One answer, or None when the input has ended."""
+    if stream is None:
+        try:
+            return console.input(f"{prompt}: ", markup=False)
+        except EOFError:
+            return None
+    console.print(f"{prompt}: ", end="", markup=False, highlight=False)
+    line = stream.readline()
+    return line.rstrip("\n") if line else None
 
 
 def _pick(text: str, choices: list[Any], *, many: bool) -> Any:

@@ -18,8 +18,9 @@ def write_flow(tmp_path: Path, text: str, name: str = "flow.yaml") -> Path:
     return path
 
 
-def run_text(tmp_path: Path, home: Path, text: str, inputs: dict[str, Any] | None = None,
-             **kwargs: Any) -> ExecutionSummary:
+def run_text(
+    tmp_path: Path, home: Path, text: str, inputs: dict[str, Any] | None = None, **kwargs: Any
+) -> ExecutionSummary:
     flow = load_flow(write_flow(tmp_path, text))
     return run_flow(flow, inputs or {}, home=home, workdir=str(tmp_path), **kwargs)
 

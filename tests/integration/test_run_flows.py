@@ -33,6 +33,8 @@ def _file_contains(path: Path, needle: bytes) -> bool:
                 return True
             offset = end
     return False
+
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -60,12 +62,18 @@ def test_taxi_pipeline_records_assets_usages_and_lineage(
         assert len(task_nodes) == 2
         usages = store.usages("trips")
         assert [(u.direction, u.task_id) for u in usages] == [
-            ("OUTPUT", "staging_trips"), ("INPUT", "mart_avg_trip_distance")]
+            ("OUTPUT", "staging_trips"),
+            ("INPUT", "mart_avg_trip_distance"),
+        ]
         execution = store.get_execution(summary.execution_id)
         assert execution is not None and execution.state == "SUCCESS"
         runs = store.task_runs(summary.execution_id)
         assert [r.task_id for r in runs] == [
-            "load_sample_data", "staging_trips", "mart_avg_trip_distance", "report"]
+            "load_sample_data",
+            "staging_trips",
+            "mart_avg_trip_distance",
+            "report",
+        ]
         mart = runs[2]
         assert mart.result["size"] == 4
         assert "average trip distance by passenger count" in runs[3].logs[0].message
@@ -97,8 +105,12 @@ def test_rerun_merges_assets_and_keeps_created(
     with open_store(home) as store:
         before = store.get_asset("customers")
     assert first.state == "SUCCESS" and before is not None
-    second = run_text(tmp_path, home, flow.replace(
-        "stale: \"{{ inputs.tier == 'gold' }}\"", "stale: null"), {"tier": "gold"})
+    second = run_text(
+        tmp_path,
+        home,
+        flow.replace("stale: \"{{ inputs.tier == 'gold' }}\"", "stale: null"),
+        {"tier": "gold"},
+    )
     assert second.state == "SUCCESS"
     with open_store(home) as store:
         after = store.get_asset("customers")
@@ -112,7 +124,10 @@ def test_rerun_merges_assets_and_keeps_created(
 def test_foreach_respects_concurrency_limit_and_keys_outputs_by_value(
     ray_session: Any, tmp_path: Path, home: Path
 ) -> None:
-    summary = run_text(tmp_path, home, """
+    summary = run_text(
+        tmp_path,
+        home,
+        """
         id: fanout
         namespace: company.team
         tasks:
@@ -133,7 +148,8 @@ def test_foreach_respects_concurrency_limit_and_keys_outputs_by_value(
           - id: after
             type: io.kestra.plugin.core.debug.Return
             format: "{{ outputs.work['c'].vars.v }}{{ outputs.work.f.vars.v }}"
-    """)
+    """,
+    )
     assert summary.state == "SUCCESS", summary.errors
     with open_store(home) as store:
         runs = [r for r in store.task_runs(summary.execution_id) if r.task_id == "work"]
@@ -147,7 +163,10 @@ def test_foreach_respects_concurrency_limit_and_keys_outputs_by_value(
 
 
 def test_nested_foreach_sees_parent_value(ray_session: Any, tmp_path: Path, home: Path) -> None:
-    summary = run_text(tmp_path, home, """
+    summary = run_text(
+        tmp_path,
+        home,
+        """
         id: nested
         namespace: company.team
         tasks:
@@ -166,7 +185,8 @@ def test_nested_foreach_sees_parent_value(ray_session: Any, tmp_path: Path, home
           - id: pick
             type: io.kestra.plugin.core.debug.Return
             format: "{{ outputs.name.us.db.value }}"
-    """)
+    """,
+    )
     assert summary.state == "SUCCESS", summary.errors
     with open_store(home) as store:
         runs = store.task_runs(summary.execution_id)
@@ -178,7 +198,10 @@ def test_nested_foreach_sees_parent_value(ray_session: Any, tmp_path: Path, home
 def test_failure_stops_the_flow_runs_errors_and_finally(
     ray_session: Any, tmp_path: Path, home: Path
 ) -> None:
-    summary = run_text(tmp_path, home, """
+    summary = run_text(
+        tmp_path,
+        home,
+        """
         id: failing
         namespace: company.team
         tasks:
@@ -203,7 +226,8 @@ def test_failure_stops_the_flow_runs_errors_and_finally(
           - id: cleanup
             type: io.kestra.plugin.core.log.Log
             message: cleanup
-    """)
+    """,
+    )
     assert summary.state == "FAILED"
     assert any("boom" in e for e in summary.errors)
     with open_store(home) as store:
@@ -219,7 +243,10 @@ def test_failure_stops_the_flow_runs_errors_and_finally(
 
 
 def test_allowed_failure_ends_in_warning(ray_session: Any, tmp_path: Path, home: Path) -> None:
-    summary = run_text(tmp_path, home, """
+    summary = run_text(
+        tmp_path,
+        home,
+        """
         id: warn
         namespace: company.team
         tasks:
@@ -230,7 +257,8 @@ def test_allowed_failure_ends_in_warning(ray_session: Any, tmp_path: Path, home:
           - id: next
             type: io.kestra.plugin.core.log.Log
             message: still here
-    """)
+    """,
+    )
     assert summary.state == "WARNING"
     assert summary.counts.get("SUCCESS") == 1
 
@@ -239,7 +267,10 @@ def test_retry_records_every_attempt_and_the_asset_once(
     ray_session: Any, tmp_path: Path, home: Path
 ) -> None:
     marker = tmp_path / "attempts"
-    summary = run_text(tmp_path, home, f"""
+    summary = run_text(
+        tmp_path,
+        home,
+        f"""
         id: retrying
         namespace: company.team
         tasks:
@@ -254,7 +285,8 @@ def test_retry_records_every_attempt_and_the_asset_once(
               - test $(wc -l < {marker}) -ge 2
             assets:
               outputs: [{{id: lucky_table, type: Table}}]
-    """)
+    """,
+    )
     assert summary.state == "SUCCESS", summary.errors
     with open_store(home) as store:
         runs = store.task_runs(summary.execution_id)
@@ -265,7 +297,10 @@ def test_retry_records_every_attempt_and_the_asset_once(
 
 
 def test_timeout_fails_the_task(ray_session: Any, tmp_path: Path, home: Path) -> None:
-    summary = run_text(tmp_path, home, """
+    summary = run_text(
+        tmp_path,
+        home,
+        """
         id: slow
         namespace: company.team
         tasks:
@@ -273,7 +308,8 @@ def test_timeout_fails_the_task(ray_session: Any, tmp_path: Path, home: Path) ->
             type: io.kestra.plugin.scripts.shell.Commands
             timeout: PT1S
             commands: ["sleep 30"]
-    """)
+    """,
+    )
     assert summary.state == "FAILED"
     assert summary.end - summary.start < 20
     assert any("timed out" in e for e in summary.errors), summary.errors
@@ -283,7 +319,10 @@ def test_secrets_are_masked_in_logs_outputs_and_assets(
     ray_session: Any, tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SECRET_API_TOKEN", "c3VwZXItc2VjcmV0LXZhbHVl")  # super-secret-value
-    summary = run_text(tmp_path, home, """
+    summary = run_text(
+        tmp_path,
+        home,
+        """
         id: secretive
         namespace: company.team
         tasks:
@@ -298,7 +337,8 @@ def test_secrets_are_masked_in_logs_outputs_and_assets(
                 - id: api
                   type: API
                   metadata: {auth: "Bearer {{ secret('API_TOKEN') }}"}
-    """)
+    """,
+    )
     assert summary.state == "SUCCESS", summary.errors
     files = list((home / "store").iterdir())
     assert any(_file_contains(p, b"token is ******") for p in files)  # the search does see data
@@ -313,7 +353,10 @@ def test_secrets_are_masked_in_logs_outputs_and_assets(
 
 
 def test_inventory_drives_a_fanout(ray_session: Any, tmp_path: Path, home: Path) -> None:
-    summary = run_text(tmp_path, home, """
+    summary = run_text(
+        tmp_path,
+        home,
+        """
         id: inventory
         namespace: company.infra
         tasks:
@@ -341,7 +384,8 @@ def test_inventory_drives_a_fanout(ray_session: Any, tmp_path: Path, home: Path)
                 format: "upgraded {{ taskrun.value }}"
                 assets:
                   inputs: [{id: "{{ taskrun.value }}"}]
-    """)
+    """,
+    )
     assert summary.state == "SUCCESS", summary.errors
     with open_store(home) as store:
         runs = store.task_runs(summary.execution_id)
@@ -352,14 +396,18 @@ def test_inventory_drives_a_fanout(ray_session: Any, tmp_path: Path, home: Path)
 def test_sandbox_escape_fails_the_task_with_its_position(
     ray_session: Any, tmp_path: Path, home: Path
 ) -> None:
-    summary = run_text(tmp_path, home, """
+    summary = run_text(
+        tmp_path,
+        home,
+        """
         id: escape
         namespace: company.team
         tasks:
           - id: sneaky
             type: io.kestra.plugin.core.log.Log
             message: "{{ ''.__class__.__mro__ }}"
-    """)
+    """,
+    )
     assert summary.state == "FAILED"
     assert summary.errors == [
         f"{tmp_path / 'flow.yaml'}:4:5: task 'sneaky': property 'message': template error: "
@@ -371,7 +419,10 @@ def test_invalid_input_stops_before_anything_runs(
     ray_session: Any, tmp_path: Path, home: Path
 ) -> None:
     with pytest.raises(InputError):
-        run_text(tmp_path, home, """
+        run_text(
+            tmp_path,
+            home,
+            """
             id: typed
             namespace: company.team
             inputs:
@@ -382,5 +433,7 @@ def test_invalid_input_stops_before_anything_runs(
               - id: t
                 type: io.kestra.plugin.core.log.Log
                 message: "{{ inputs.count }}"
-        """, {"count": "0"})
+        """,
+            {"count": "0"},
+        )
     assert not (home / "store").exists()

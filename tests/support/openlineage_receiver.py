@@ -31,6 +31,8 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import msgspec
+
 from tests.support.openlineage_schemas import OpenLineageValidator
 
 _validator: OpenLineageValidator | None = None
@@ -194,7 +196,7 @@ class OpenLineageReceiver:
                     return
                 if self.headers.get("Content-Encoding") == "gzip":
                     raw = gzip.decompress(raw)
-                body = json.loads(raw)
+                body = msgspec.json.decode(raw)
                 path = self.path.rstrip("/")
                 if path == receiver.path:
                     self._single(body)

@@ -126,8 +126,9 @@ def test_int_bounds(given: str, rule: str) -> None:
 
 def test_float_bounds() -> None:
     message = one_error("- id: f\n  type: FLOAT\n  max: 1.5\n", {"f": "2"})
-    assert message.endswith("argument 'f': 2.0 is more than the maximum 1.5; declared as FLOAT "
-                            "with max 1.5")
+    assert message.endswith(
+        "argument 'f': 2.0 is more than the maximum 1.5; declared as FLOAT with max 1.5"
+    )
 
 
 def test_duration_bounds() -> None:
@@ -161,7 +162,7 @@ def test_values_of_the_wrong_type(kind: str, given: str, problem: str) -> None:
 
 
 def test_array_items_are_checked_with_their_type() -> None:
-    message = one_error("- id: a\n  type: ARRAY\n  itemType: INT\n", {"a": "[1, \"x\"]"})
+    message = one_error("- id: a\n  type: ARRAY\n  itemType: INT\n", {"a": '[1, "x"]'})
     assert message.endswith(
         "argument 'a': 'x' is not an integer; declared as ARRAY with items of type INT"
     )

@@ -34,12 +34,19 @@ class ListSink:
         return [e for e in self.events if isinstance(e, ExecutionEvent)]
 
 
-def run(text: str, inputs: dict[str, Any] | None = None, backend: Any = None,
-        **kwargs: Any) -> tuple[ExecutionSummary, ListSink]:
+def run(
+    text: str, inputs: dict[str, Any] | None = None, backend: Any = None, **kwargs: Any
+) -> tuple[ExecutionSummary, ListSink]:
     flow = load_flow_text(textwrap.dedent(text).lstrip(), "flow.yaml")
     sink = ListSink()
-    executor = Executor(flow, inputs or {}, backend=backend or InProcessBackend(), sink=sink,
-                        renderer=Renderer(), **kwargs)
+    executor = Executor(
+        flow,
+        inputs or {},
+        backend=backend or InProcessBackend(),
+        sink=sink,
+        renderer=Renderer(),
+        **kwargs,
+    )
     return asyncio.run(executor.run()), sink
 
 
@@ -58,7 +65,9 @@ def test_sequential_tasks_see_previous_outputs() -> None:
     assert summary.state == "SUCCESS"
     runs = sink.taskruns()
     assert [(r.task_id, r.result) for r in runs] == [
-        ("first", {"value": "one"}), ("second", {"value": "one-two"})]
+        ("first", {"value": "one"}),
+        ("second", {"value": "one-two"}),
+    ]
     assert [e.state for e in sink.executions()] == ["RUNNING", "SUCCESS"]
     assert summary.outputs["second"] == {"value": "one-two"}
 
@@ -105,7 +114,8 @@ def test_foreach_stops_starting_values_after_a_failure() -> None:
 
 
 def test_if_and_switch_choose_their_branch() -> None:
-    summary, sink = run("""
+    summary, sink = run(
+        """
         id: branches
         namespace: company.team
         inputs:
@@ -136,7 +146,9 @@ def test_if_and_switch_choose_their_branch() -> None:
               - id: case_default
                 type: io.kestra.plugin.core.log.Log
                 message: other
-    """, {"env": "prod"})
+    """,
+        {"env": "prod"},
+    )
     assert summary.state == "SUCCESS"
     ran = {r.task_id for r in sink.taskruns()}
     assert "in_prod" in ran and "case_default" in ran
@@ -191,7 +203,8 @@ def test_dag_runs_after_dependencies() -> None:
 
 def test_packing_keeps_one_task_run_per_value() -> None:
     backend = PackingBackend(InProcessBackend(), parallelism=2, probe=4, short=1.0)
-    summary, sink = run("""
+    summary, sink = run(
+        """
         id: packed
         namespace: company.team
         tasks:
@@ -205,7 +218,10 @@ def test_packing_keeps_one_task_run_per_value() -> None:
                 format: "v{{ taskrun.value }}"
                 assets:
                   outputs: [{id: "item-{{ taskrun.value }}", type: ITEM}]
-    """, backend=backend, max_inflight=16)
+    """,
+        backend=backend,
+        max_inflight=16,
+    )
     assert summary.state == "SUCCESS"
     items = [r for r in sink.taskruns() if r.task_id == "item"]
     assert len(items) == 200 and len({r.taskrun_id for r in items}) == 200

@@ -23,15 +23,24 @@ POS = Pos("f.yaml", 4, 5)
 
 
 def node(**kwargs: object) -> TaskNode:
-    fields: dict[str, object] = {"id": "t", "type": "log", "kind": "io.kestra.plugin.core.log.Log",
-                                 "pos": POS}
+    fields: dict[str, object] = {
+        "id": "t",
+        "type": "log",
+        "kind": "io.kestra.plugin.core.log.Log",
+        "pos": POS,
+    }
     fields.update(kwargs)
     return TaskNode.model_validate(fields)
 
 
 def flow(*tasks: TaskNode) -> Flow:
-    return Flow(id="f", namespace="company.team", tasks=tasks, variables={"env": "prod"},
-                pos=Pos("f.yaml", 1, 1))
+    return Flow(
+        id="f",
+        namespace="company.team",
+        tasks=tasks,
+        variables={"env": "prod"},
+        pos=Pos("f.yaml", 1, 1),
+    )
 
 
 def info(*tasks: TaskNode) -> ExecutionInfo:
@@ -67,8 +76,10 @@ def test_outputs_tree_nests_by_foreach_values() -> None:
     tree.set("plain", (), {"value": 1})
     tree.set("child", ("s1", "a a"), {"value": 2})
     tree.set("child", ("s1", "b b"), {"value": 3})
-    assert tree.data == {"plain": {"value": 1},
-                         "child": {"s1": {"a a": {"value": 2}, "b b": {"value": 3}}}}
+    assert tree.data == {
+        "plain": {"value": 1},
+        "child": {"s1": {"a a": {"value": 2}, "b b": {"value": 3}}},
+    }
 
 
 def test_task_context_exposes_kestra_variables() -> None:
@@ -92,8 +103,13 @@ def test_plan_renders_properties_assets_and_collects_secrets() -> None:
         properties={"message": "{{ taskrun.value }} uses {{ secret('TOKEN') }}"},
         assets=AssetsDecl(
             inputs=({"id": "src-{{ taskrun.value | slugify }}", "namespace": "raw"},),
-            outputs=({"id": "kestra-{{ taskrun.value | slugify }}-bucket", "type": "AWS_BUCKET",
-                      "metadata": {"team": "{{ taskrun.value }}"}},),
+            outputs=(
+                {
+                    "id": "kestra-{{ taskrun.value | slugify }}-bucket",
+                    "type": "AWS_BUCKET",
+                    "metadata": {"team": "{{ taskrun.value }}"},
+                },
+            ),
         ),
     )
     run_info = info(task)
@@ -104,8 +120,9 @@ def test_plan_renders_properties_assets_and_collects_secrets() -> None:
     assert spec.properties == {"message": "Data Eng uses tok-123"}
     assert spec.secrets == ["tok-123"]
     assert spec.inputs == [AssetRef(id="src-data-eng", namespace="raw")]
-    assert spec.outputs == [AssetDecl(id="kestra-data-eng-bucket", type="AWS_BUCKET",
-                                      metadata={"team": "Data Eng"})]
+    assert spec.outputs == [
+        AssetDecl(id="kestra-data-eng-bucket", type="AWS_BUCKET", metadata={"team": "Data Eng"})
+    ]
     assert (spec.value, spec.iteration, spec.parent_taskrun_id) == ("Data Eng", 0, "tr0")
 
 
@@ -122,13 +139,21 @@ def test_rendered_asset_id_is_checked() -> None:
 
 
 def test_secrets_never_reach_asset_records() -> None:
-    task = node(assets=AssetsDecl(outputs=({
-        "id": "db", "description": "dsn {{ secret('PW') }}",
-        "metadata": {"dsn": "postgres://u:{{ secret('PW') }}@h/db"},
-    },)))
+    task = node(
+        assets=AssetsDecl(
+            outputs=(
+                {
+                    "id": "db",
+                    "description": "dsn {{ secret('PW') }}",
+                    "metadata": {"dsn": "postgres://u:{{ secret('PW') }}@h/db"},
+                },
+            )
+        )
+    )
     run_info = info(task)
     renderer = Renderer(environ={"ASSETLINE_SECRET_PW": "hunter22"})
     context = task_context(base_context(run_info, {}), OutputsTree(), task, "tr", ())
     spec = plan_task_run(renderer, run_info, task, context, taskrun_id="tr", parents=())
-    assert spec.outputs == [AssetDecl(id="db", description="dsn ******",
-                                      metadata={"dsn": "postgres://u:******@h/db"})]
+    assert spec.outputs == [
+        AssetDecl(id="db", description="dsn ******", metadata={"dsn": "postgres://u:******@h/db"})
+    ]

@@ -15,8 +15,9 @@ POS = Pos("flows/x.yaml", 7, 5)
 
 
 def render(text: str, context: dict[str, Any] | None = None, **kwargs: Any) -> str:
-    return Renderer(**kwargs).render_str(text, context or {}, where="task 't': property 'm'",
-                                         pos=POS)
+    return Renderer(**kwargs).render_str(
+        text, context or {}, where="task 't': property 'm'", pos=POS
+    )
 
 
 def test_plain_strings_are_left_alone() -> None:
@@ -76,8 +77,9 @@ def test_syntax_error_is_reported() -> None:
     assert syntax_error("no template") is None
     with pytest.raises(TemplateError) as info:
         render("{{ broken ")
-    assert str(info.value).startswith("flows/x.yaml:7:5: task 't': property 'm': template "
-                                      "syntax error:")
+    assert str(info.value).startswith(
+        "flows/x.yaml:7:5: task 't': property 'm': template syntax error:"
+    )
 
 
 def test_secret_reads_kestra_base64_and_plain_and_is_collected() -> None:
@@ -113,8 +115,7 @@ def test_assets_function_calls_the_query_with_kestra_arguments() -> None:
 
     text = render("{{ assets(metadata={'nodes': 'python'}) | jq('.[].id') }}", assets=query)
     assert text == '["vm-1","vm-2"]'
-    assert calls == [{"id": None, "type": None, "namespace": None,
-                      "metadata": {"nodes": "python"}}]
+    assert calls == [{"id": None, "type": None, "namespace": None, "metadata": {"nodes": "python"}}]
 
 
 def test_assets_without_a_store_is_a_clear_error() -> None:

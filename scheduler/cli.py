@@ -76,17 +76,40 @@ def _open_store(home: Path | None) -> Any:
 
 @app.command()
 def validate(
-    flows: Annotated[list[Path], typer.Argument(help="Flow files to check.")],
+    flows: Annotated[list[Path] | None, typer.Argument(help="Flow files to check.")] = None,
+    types: Annotated[
+        bool, typer.Option("--types", help="List the task types flows may use, and exit.")
+    ] = False,
 ) -> None:
     """Check flows without running anything: every problem as path:line:col: message."""
     from scheduler.loader import validate_files
 
+    if types:
+        _print_types()
+        return
+    if not flows:
+        raise _fail("validate: give one or more flow files (or --types)", 2)
     issues = validate_files(flows)
     for issue in issues:
         err.print(str(issue), markup=False, highlight=False)
     if issues:
         raise typer.Exit(2)
     err.print(f"{len(flows)} flow(s) valid", markup=False)
+
+
+def _print_types() -> None:
+    from scheduler.flowables import FLOWABLE_KINDS
+    from workers.registry import known_types, resolve
+
+    lines = [f"{kind}  [flowable: the scheduler drives it]" for kind in sorted(FLOWABLE_KINDS)]
+    for kind in known_types():
+        task_type = resolve(kind)
+        aliases = (
+            f"  (also: {', '.join(task_type.aliases)})" if task_type and task_type.aliases else ""
+        )
+        where = "driver" if task_type and task_type.runs_on == "driver" else "Ray worker"
+        lines.append(f"{kind}{aliases}  [runs on: {where}]")
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 @app.command()

@@ -5,7 +5,13 @@
     ├── InputError       inputs given to a run do not fit the flow's declarations
     ├── TemplateError    a template does not parse or does not render
     ├── DurationError    a text is not an ISO-8601 duration (also a ValueError)
-    └── ExecutionError   an execution could not be driven to its end
+    ├── ExecutionError   an execution could not be driven to its end
+    ├── BackendError     a task run could not be executed or its result was lost
+    │                    (scheduler/backends.py)
+    └── BlueprintError   a blueprint cannot be turned into a flow (scheduler/blueprints/errors.py)
+        ├── CatalogError, BlueprintFileError
+        ├── ArgumentError       a form answer breaks its declaration
+        └── GeneratedFlowError  the generated YAML does not validate (lines mapped to the template)
 
 A `FlowIssue` is one problem at one position; `str(issue)` reads
 `path:line:col: what is wrong; how to fix it`.

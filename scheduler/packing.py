@@ -56,6 +56,8 @@ class PackingBackend:
         self._stats: dict[str, _Stats] = defaultdict(_Stats)
         self._queue: list[tuple[TaskRunSpec, asyncio.Future[TaskResult]]] = []
         self._flush_scheduled = False
+        self._inflight = 0
+        self._max_inflight_packs = 2 * self.parallelism
         self.packs_sent = 0
         self.packed_runs = 0
 
@@ -93,16 +95,23 @@ class PackingBackend:
         return max(1, min(self.max_pack, int(self.target / max(median, 1e-5))))
 
     def _flush(self) -> None:
+        """Send queued runs while fewer than `2 x parallelism` packs are out. When every slot
+        is taken the queue grows, and the next pack to return makes room for a full one."""
         self._flush_scheduled = False
-        queue, self._queue = self._queue, []
-        if not queue:
-            return
-        size = self._pack_size(queue[0][0])
-        count = max(math.ceil(len(queue) / size), min(len(queue), 2 * self.parallelism))
-        per_pack = math.ceil(len(queue) / count)
-        for start in range(0, len(queue), per_pack):
-            chunk = queue[start : start + per_pack]
-            asyncio.get_running_loop().create_task(self._send(chunk))
+        loop = asyncio.get_running_loop()
+        while self._queue and self._inflight < self._max_inflight_packs:
+            size = self._pack_size(self._queue[0][0])
+            free = self._max_inflight_packs - self._inflight
+            per_pack = max(1, min(size, math.ceil(len(self._queue) / free)))
+            chunk, self._queue = self._queue[:per_pack], self._queue[per_pack:]
+            self._inflight += 1
+            loop.create_task(self._send(chunk))
+
+    def _pack_done(self) -> None:
+        self._inflight -= 1
+        if self._queue and not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
 
     async def _send(self, chunk: list[tuple[TaskRunSpec, asyncio.Future[TaskResult]]]) -> None:
         specs = [spec for spec, _ in chunk]
@@ -111,12 +120,14 @@ class PackingBackend:
         try:
             results = await self.inner.run_pack(specs)
         except BaseException as exc:  # the whole pack was lost: every value sees the error
+            self._pack_done()
             for _, future in chunk:
                 if not future.done():
                     future.set_exception(exc)
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return
+        self._pack_done()
         for (spec, future), result in zip(chunk, results, strict=True):
             self._observe(spec, result)
             if not future.done():

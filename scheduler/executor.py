@@ -73,6 +73,8 @@ class Progress(Protocol):
 
     def foreach_planned(self, task_id: str, total: int) -> None: ...
 
+    def iteration_finished(self, task_id: str, state: str) -> None: ...
+
 
 class NoProgress:
     def task_started(self, task_id: str, value: str | None) -> None:
@@ -82,6 +84,9 @@ class NoProgress:
         pass
 
     def foreach_planned(self, task_id: str, total: int) -> None:
+        pass
+
+    def iteration_finished(self, task_id: str, state: str) -> None:
         pass
 
 
@@ -385,6 +390,7 @@ class Executor:
                     task_id=node.id, taskrun_id=taskrun_id, value=value, iteration=iteration
                 )
                 state = await self._block(node.tasks, scope.enter(frame))
+                self.progress.iteration_finished(node.id, state)
                 if state != SUCCESS:
                     states.append(state)
                 if state in (FAILED, KILLED):

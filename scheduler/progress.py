@@ -69,11 +69,19 @@ class ConsoleProgress:
     def _refresh(self, task_id: str) -> None:
         elapsed = max(time.monotonic() - self._started_at[task_id], 1e-6)
         rate = self._done[task_id] / elapsed
-        detail = f"running {self._running[task_id]}  failed {self._failed[task_id]}  {rate:,.0f}/s"
+        running = f"running {self._running[task_id]}  " if not task_id.endswith("(ForEach)") else ""
+        detail = f"{running}failed {self._failed[task_id]}  {rate:,.0f}/s"
         self._progress.update(self._bars[task_id], completed=self._done[task_id], detail=detail)
 
     def foreach_planned(self, task_id: str, total: int) -> None:
         self._bar(f"{task_id} (ForEach)", total)
+
+    def iteration_finished(self, task_id: str, state: str) -> None:
+        key = f"{task_id} (ForEach)"
+        self._done[key] += 1
+        if state == "FAILED":
+            self._failed[key] += 1
+        self._refresh(key)
 
     def task_started(self, task_id: str, value: str | None) -> None:
         self._bar(task_id)
@@ -94,7 +102,7 @@ class LineProgress:
     def __init__(self, stream: TextIO | None = None, every: float = 5.0) -> None:
         self.stream = stream or sys.stderr
         self.every = every
-        self._last = 0.0
+        self._last = float("-inf")
         self._done = 0
         self._failed = 0
         self._running = 0
@@ -128,6 +136,9 @@ class LineProgress:
 
     def foreach_planned(self, task_id: str, total: int) -> None:
         print(f"[assetline] {task_id}: {total} values", file=self.stream, flush=True)
+
+    def iteration_finished(self, task_id: str, state: str) -> None:
+        pass
 
     def task_started(self, task_id: str, value: str | None) -> None:
         self._running += 1

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,18 +21,33 @@ os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[Any]:
-    """A two-node Ray cluster on 127.0.0.1, shut down through its handle at the end."""
+    """A two-node Ray cluster on 127.0.0.1, shut down through its handle at the end. The head
+    serves the Ray Jobs API (for `assetline submit`) on `ray_cluster.dashboard_url`."""
     import ray
     from ray.cluster_utils import Cluster
 
+    dashboard_port = _free_port()
     cluster = Cluster(
         initialize_head=True,
-        head_node_args={"num_cpus": 2, "include_dashboard": False, "resources": {"head": 1}},
+        head_node_args={
+            "num_cpus": 2,
+            "include_dashboard": True,
+            "dashboard_host": "127.0.0.1",
+            "dashboard_port": dashboard_port,
+            "resources": {"head": 1},
+        },
     )
     cluster.add_node(num_cpus=2, resources={"worker_node": 1})
     cluster.wait_for_nodes()
+    cluster.dashboard_url = f"http://127.0.0.1:{dashboard_port}"
     ray.init(address=cluster.address, log_to_driver=False, logging_level="ERROR")
     try:
         yield cluster

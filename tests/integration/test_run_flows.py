@@ -437,3 +437,47 @@ def test_invalid_input_stops_before_anything_runs(
             {"count": "0"},
         )
     assert not (home / "store").exists()
+
+
+def test_inventory_driven_fanout_over_thousands_of_assets(
+    ray_session: Any, tmp_path: Path, home: Path
+) -> None:
+    summary = run_text(
+        tmp_path,
+        home,
+        """
+        id: fleet
+        namespace: company.infra
+        tasks:
+          - id: register
+            type: io.kestra.plugin.core.flow.ForEach
+            values: "{{ range(3000) | list }}"
+            concurrencyLimit: 0
+            tasks:
+              - id: vm
+                type: io.kestra.plugin.core.log.Log
+                message: "vm-{{ taskrun.value }}"
+                assets:
+                  outputs:
+                    - id: "vm-{{ taskrun.value }}"
+                      type: VM
+                      metadata:
+                        nodes: "{{ 'python' if (taskrun.value | int) % 3 == 0 else 'java' }}"
+          - id: upgrade
+            type: io.kestra.plugin.core.flow.ForEach
+            values: "{{ assets(type='VM', metadata={'nodes': 'python'}) | jq('.[].id') }}"
+            concurrencyLimit: 0
+            tasks:
+              - id: upgrade_python
+                type: io.kestra.plugin.core.debug.Return
+                format: "{{ taskrun.value }}"
+                assets:
+                  inputs: [{id: "{{ taskrun.value }}"}]
+        """,
+    )
+    assert summary.state == "SUCCESS", summary.errors
+    assert summary.end - summary.start < 60
+    with open_store(home) as store:
+        runs = [r for r in store.task_runs(summary.execution_id) if r.task_id == "upgrade_python"]
+        assert sorted(r.value or "" for r in runs) == sorted(f"vm-{i}" for i in range(0, 3000, 3))
+        assert store.count_assets() == 3000

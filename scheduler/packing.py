@@ -57,6 +57,7 @@ class PackingBackend:
         self._queue: list[tuple[TaskRunSpec, asyncio.Future[TaskResult]]] = []
         self._flush_scheduled = False
         self._inflight = 0
+        self._sending: set[asyncio.Task[None]] = set()
         self._max_inflight_packs = 2 * self.parallelism
         self.packs_sent = 0
         self.packed_runs = 0
@@ -105,7 +106,9 @@ class PackingBackend:
             per_pack = max(1, min(size, math.ceil(len(self._queue) / free)))
             chunk, self._queue = self._queue[:per_pack], self._queue[per_pack:]
             self._inflight += 1
-            loop.create_task(self._send(chunk))
+            task = loop.create_task(self._send(chunk))
+            self._sending.add(task)  # the loop keeps only weak references to tasks
+            task.add_done_callback(self._sending.discard)
 
     def _pack_done(self) -> None:
         self._inflight -= 1

@@ -9,8 +9,8 @@ over 100,000 values never holds 100,000 planned specs.
 from __future__ import annotations
 
 import json
-import re
 import random
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime

@@ -240,3 +240,21 @@ def test_embedded_ray_runs_the_fanout_example(tmp_path: Path) -> None:
     assert summary["assetsWritten"] == ["workspace-finance", "workspace-sales"]
     log = next(t for t in summary["taskRuns"] if t["taskId"] == "inventory")
     assert log["state"] == "SUCCESS"
+
+
+def test_validate_types_lists_every_task_type(tmp_path: Path) -> None:
+    done = cli("validate", "--types", cwd=tmp_path, home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "io.kestra.plugin.core.flow.ForEach  [flowable: the scheduler drives it]" in lines
+    assert any(
+        line.startswith("io.kestra.plugin.core.log.Log  (also: log") and "Ray worker" in line
+        for line in lines
+    )
+    assert any(
+        line.startswith("io.kestra.plugin.ee.assets.AssetShipper") and "[runs on: driver]" in line
+        for line in lines
+    )
+    done = cli("validate", cwd=tmp_path, home=tmp_path)
+    assert done.returncode == 2
+    assert "give one or more flow files" in done.stderr

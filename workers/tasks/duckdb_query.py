@@ -125,6 +125,9 @@ class DuckDBQuery(TaskType):
         if not sql.strip():
             raise ParamsError("property 'sql': empty; write at least one SQL statement")
         outputs: dict[str, Any] = {}
+        if target != ":memory:" and "://" not in target:
+            # DuckDB creates the database file but not its folder; a flow should not have to.
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
         try:
             con = duckdb.connect(target, config=config)
         except duckdb.Error as exc:

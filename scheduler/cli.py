@@ -55,6 +55,20 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _print_rows(headers: list[str], rows: list[list[str]]) -> None:
+    """A table on a terminal; aligned plain columns otherwise (pipes, files, grep)."""
+    if sys.stdout.isatty():
+        table = Table(*headers)
+        for row in rows:
+            table.add_row(*row)
+        out.print(table)
+        return
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    for row in [headers, *rows]:
+        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        sys.stdout.write(line.rstrip() + "\n")
+
+
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
@@ -215,12 +229,13 @@ def assets_list(
     if as_json:
         _print_json(rows)
         return
-    table = Table("id", "type", "namespace", "displayName", "updated")
-    for row in rows:
-        table.add_row(
-            row["id"], row["type"], row["namespace"], row["displayName"] or "", row["updated"]
-        )
-    out.print(table)
+    _print_rows(
+        ["id", "type", "namespace", "displayName", "updated"],
+        [
+            [row["id"], row["type"], row["namespace"], row["displayName"] or "", row["updated"]]
+            for row in rows
+        ],
+    )
 
 
 @assets_app.command("show")
@@ -310,17 +325,8 @@ def executions_list(
     if as_json:
         _print_json(rows)
         return
-    table = Table("id", "namespace", "flowId", "state", "startDate", "endDate")
-    for row in rows:
-        table.add_row(
-            row["id"],
-            row["namespace"],
-            row["flowId"],
-            row["state"],
-            row["startDate"],
-            row["endDate"] or "",
-        )
-    out.print(table)
+    keys = ["id", "namespace", "flowId", "state", "startDate", "endDate"]
+    _print_rows(keys, [[row[key] or "" for key in keys] for row in rows])
 
 
 @executions_app.command("show")
@@ -348,16 +354,19 @@ def executions_show(
         markup=False,
         highlight=False,
     )
-    table = Table("task", "value", "attempt", "state", "duration")
-    for taskrun in data["taskRuns"]:
-        table.add_row(
-            taskrun["taskId"],
-            taskrun["value"] or "",
-            str(taskrun["attempt"]),
-            taskrun["state"],
-            f"{taskrun['duration']:.3f}s",
-        )
-    out.print(table)
+    _print_rows(
+        ["task", "value", "attempt", "state", "duration"],
+        [
+            [
+                taskrun["taskId"],
+                taskrun["value"] or "",
+                str(taskrun["attempt"]),
+                taskrun["state"],
+                f"{taskrun['duration']:.3f}s",
+            ]
+            for taskrun in data["taskRuns"]
+        ],
+    )
     out.print(f"read:  {', '.join(data['assetsRead']) or '-'}", markup=False, highlight=False)
     out.print(f"wrote: {', '.join(data['assetsWritten']) or '-'}", markup=False, highlight=False)
 

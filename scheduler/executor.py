@@ -39,8 +39,8 @@ from scheduler.templating import Renderer
 from store.codec import ExecutionEvent, TaskRunEvent, encode
 from workers.masking import Masker
 from workers.registry import resolve as resolve_task_type
-from workers.runner import execute
-from workers.spec import TaskResult
+from workers.runner import execute, failed_result
+from workers.spec import TaskResult, TaskRunSpec
 
 SUCCESS, WARNING, FAILED, KILLED = "SUCCESS", "WARNING", "FAILED", "KILLED"
 
@@ -323,18 +323,22 @@ class Executor:
             await self._block(node.errors, scope)
         if node.finally_:
             state = _worst([state, await self._block(node.finally_, scope)])
-        self._record_flowable(node, scope, taskrun_id, start, state, error)
+        self._record(node, scope, taskrun_id, attempt=1, start=start, state=state, error=error)
         return state
 
-    def _record_flowable(
+    def _record(
         self,
         node: TaskNode,
         scope: _Scope,
         taskrun_id: str,
+        *,
+        attempt: int,
         start: float,
         state: str,
         error: str | None,
     ) -> None:
+        """Record a task run the driver itself ended: a flowable, or a runnable that failed
+        before it could be sent (a template error)."""
         frame = scope.parents[-1] if scope.parents else None
         self.sink.submit(
             encode(
@@ -344,7 +348,7 @@ class Executor:
                     flow_id=self.flow.id,
                     task_id=node.id,
                     taskrun_id=taskrun_id,
-                    attempt=1,
+                    attempt=attempt,
                     state=state,
                     start=start,
                     end=time.time(),
@@ -529,67 +533,20 @@ class Executor:
             self._driver_kinds[kind] = found
         return found
 
-    def _lost_result(self, spec: Any, start: float, error: str) -> TaskResult:
+    def _lost_result(self, spec: TaskRunSpec, start: float, error: str) -> TaskResult:
         """A FAILED attempt built by the driver when the backend could not deliver one."""
-        end = time.time()
-        event = TaskRunEvent(
-            execution_id=spec.execution_id,
-            flow_namespace=spec.flow_namespace,
-            flow_id=spec.flow_id,
-            task_id=spec.task_id,
-            taskrun_id=spec.taskrun_id,
-            attempt=spec.attempt,
-            state=FAILED,
-            start=start,
-            end=end,
-            inputs=list(spec.inputs),
-            outputs=list(spec.outputs),
-            task_type=spec.type,
-            value=spec.value,
-            iteration=spec.iteration,
-            parent_taskrun_id=spec.parent_taskrun_id,
-            properties=Masker(spec.secrets).mask(dict(spec.properties)),
-            error=error,
-        )
-        return TaskResult(
-            taskrun_id=spec.taskrun_id,
-            attempt=spec.attempt,
-            state=FAILED,
-            outputs={},
-            logs=[],
-            event=encode(event),
-            error=error,
-            start=start,
-            end=end,
-        )
+        return failed_result(spec, error, start=start)
 
     def _driver_failure(
         self, node: TaskNode, scope: _Scope, taskrun_id: str, attempt: int, start: float, error: str
     ) -> str:
         """Record a task run that failed before it could be sent (e.g. a template error)."""
-        frame = scope.parents[-1] if scope.parents else None
-        self.sink.submit(
-            encode(
-                TaskRunEvent(
-                    execution_id=self.execution_id,
-                    flow_namespace=self.flow.namespace,
-                    flow_id=self.flow.id,
-                    task_id=node.id,
-                    taskrun_id=taskrun_id,
-                    attempt=attempt,
-                    state=FAILED,
-                    start=start,
-                    end=time.time(),
-                    task_type=node.kind,
-                    value=frame.value if frame else None,
-                    iteration=frame.iteration if frame else None,
-                    parent_taskrun_id=frame.taskrun_id if frame else None,
-                    error=self._masker.mask(error),
-                )
-            )
+        error = self._masker.mask(error)
+        self._record(
+            node, scope, taskrun_id, attempt=attempt, start=start, state=FAILED, error=error
         )
         self.counts[FAILED] += 1
-        self.errors.append(self._masker.mask(error))
+        self.errors.append(error)
         return FAILED
 
 

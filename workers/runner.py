@@ -290,9 +290,16 @@ def _invalid_spec_result(exc: Exception) -> TaskResult:
 
 
 def _crash_result(spec: TaskRunSpec, exc: Exception) -> TaskResult:
+    return failed_result(spec, f"worker error: {type(exc).__name__}: {exc}", node=node_id())
+
+
+def failed_result(
+    spec: TaskRunSpec, error: str, *, start: float | None = None, node: str | None = None
+) -> TaskResult:
+    """A FAILED attempt for `spec` that never produced its own result: a crash in this module,
+    or (built by the driver) a worker lost or a result that never came back. `error` is masked."""
     now = time.time()
-    masker = Masker(spec.secrets)
-    error = _one_line(masker.mask_text(f"worker error: {type(exc).__name__}: {exc}"))
+    error = _one_line(Masker(spec.secrets).mask_text(error))
     event = TaskRunEvent(
         execution_id=spec.execution_id,
         flow_namespace=spec.flow_namespace,
@@ -301,16 +308,17 @@ def _crash_result(spec: TaskRunSpec, exc: Exception) -> TaskResult:
         taskrun_id=spec.taskrun_id,
         attempt=spec.attempt,
         state="FAILED",
-        start=now,
+        start=now if start is None else start,
         end=now,
         inputs=list(spec.inputs),
         outputs=list(spec.outputs),
-        task_type=spec.type,
+        task_type=_canonical(spec.type),
         value=spec.value,
         iteration=spec.iteration,
         parent_taskrun_id=spec.parent_taskrun_id,
+        properties=Masker(spec.secrets).mask(to_msgpack_value(spec.properties)),
         error=error,
-        node=node_id(),
+        node=node,
     )
     return TaskResult(
         taskrun_id=spec.taskrun_id,
@@ -320,7 +328,7 @@ def _crash_result(spec: TaskRunSpec, exc: Exception) -> TaskResult:
         logs=[LogLine(time=now, level="ERROR", message=error)],
         event=encode(event),
         error=error,
-        node=event.node,
-        start=now,
+        node=node,
+        start=event.start,
         end=now,
     )

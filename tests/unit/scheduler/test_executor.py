@@ -7,7 +7,7 @@ import asyncio
 import textwrap
 from typing import Any
 
-from scheduler.backends import InProcessBackend
+from scheduler.backends import BackendError, InProcessBackend
 from scheduler.executor import ExecutionSummary, Executor
 from scheduler.loader import load_flow_text
 from scheduler.packing import PackingBackend
@@ -35,7 +35,11 @@ class ListSink:
 
 
 def run(
-    text: str, inputs: dict[str, Any] | None = None, backend: Any = None, **kwargs: Any
+    text: str,
+    inputs: dict[str, Any] | None = None,
+    backend: Any = None,
+    renderer_environ: dict[str, str] | None = None,
+    **kwargs: Any,
 ) -> tuple[ExecutionSummary, ListSink]:
     flow = load_flow_text(textwrap.dedent(text).lstrip(), "flow.yaml")
     sink = ListSink()
@@ -44,7 +48,7 @@ def run(
         inputs or {},
         backend=backend or InProcessBackend(),
         sink=sink,
-        renderer=Renderer(),
+        renderer=Renderer(environ=renderer_environ),
         **kwargs,
     )
     return asyncio.run(executor.run()), sink
@@ -228,3 +232,36 @@ def test_packing_keeps_one_task_run_per_value() -> None:
     assert sorted(r.result["value"] for r in items) == sorted(f"v{i}" for i in range(200))
     assert backend.packs_sent > 0 and backend.packed_runs > 100
     assert len(summary.assets_written) == 200
+
+
+class LosingBackend:
+    """A backend whose worker never answers: the executor must record the attempt itself."""
+
+    async def run(self, spec: Any) -> Any:
+        raise BackendError("WorkerCrashedError: the worker died unexpectedly")
+
+    async def run_pack(self, specs: list[Any]) -> list[Any]:
+        raise BackendError("WorkerCrashedError: the worker died unexpectedly")
+
+
+def test_a_lost_worker_is_a_failed_attempt_with_its_assets_declared() -> None:
+    summary, sink = run(
+        """
+        id: lost
+        namespace: company.team
+        tasks:
+          - id: doomed
+            type: io.kestra.plugin.core.log.Log
+            message: "{{ secret('PW') }}"
+            assets:
+              outputs: [{id: never, type: Table}]
+        """,
+        backend=LosingBackend(),
+        renderer_environ={"ASSETLINE_SECRET_PW": "hunter22"},
+    )
+    assert summary.state == "FAILED"
+    assert summary.errors == ["task 'doomed': WorkerCrashedError: the worker died unexpectedly"]
+    (doomed,) = sink.taskruns()
+    assert doomed.state == "FAILED" and doomed.outputs[0].id == "never"
+    assert doomed.properties == {"message": "******"}
+    assert summary.assets_written == []

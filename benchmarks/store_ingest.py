@@ -9,7 +9,11 @@ keys, state SUCCESS, distinct task run ids), written
                  idempotency);
   (c) writer:    `BatchingWriter.submit` for every event, then `flush()`.
 
-Each is the median of `--runs` runs of `--events` events into a fresh directory. Then it builds
+Each rate is the median of `--runs` runs of `--events` events into a fresh directory. The runs
+are interleaved (a, b, c, a, b, c, ...) and each ratio to raw is the median of the ratios within
+a round, so that a machine that slows down for a while weighs on both sides of a ratio alike;
+the load average is printed before and after (on 2 cores, other work skews every figure). Then
+it builds
 `--assets` assets (1% with metadata nodes=python) and prints the median latency of a selective
 `find_assets` and of `get_asset`.
 
@@ -20,6 +24,7 @@ Each is the median of `--runs` runs of `--events` events into a fresh directory.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import statistics
@@ -114,29 +119,41 @@ def run_writer(root: Path, events: list[bytes], batch: int) -> float:
     return elapsed
 
 
-def _median_rate(runs: int, count: int, once: Callable[[Path], float]) -> tuple[float, list[float]]:
-    rates = []
-    for _ in range(runs):
-        root = Path(tempfile.mkdtemp(prefix="assetline-bench-"))
-        try:
-            rates.append(count / once(root))
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
-    return statistics.median(rates), rates
+def _rate(count: int, once: Callable[[Path], float]) -> float:
+    root = Path(tempfile.mkdtemp(prefix="assetline-bench-"))
+    try:
+        return count / once(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def bench_ingest(count: int, runs: int, batch: int) -> None:
     print(f"ingest: {count:,} TaskRunEvents, batches of {batch}, median of {runs} runs")
+    print(f"  load average before: {_load()}")
     events = fan_out_events(count)
     keys = _keys(events)
-    raw, raw_all = _median_rate(runs, count, lambda root: run_raw(root, events, keys, batch))
-    print(f"  (a) raw lmdb puts        {raw:12,.0f} events/s   (runs: {_fmt(raw_all)})")
-    for label, once in (
-        ("(b) Store.write         ", lambda root: run_store(root, events, batch)),
-        ("(c) BatchingWriter      ", lambda root: run_writer(root, events, batch)),
-    ):
-        rate, rates = _median_rate(runs, count, once)
-        print(f"  {label}{rate:12,.0f} events/s   {rate / raw:6.1%} of raw   (runs: {_fmt(rates)})")
+    paths: dict[str, Callable[[Path], float]] = {
+        "(a) raw lmdb puts        ": lambda root: run_raw(root, events, keys, batch),
+        "(b) Store.write          ": lambda root: run_store(root, events, batch),
+        "(c) BatchingWriter       ": lambda root: run_writer(root, events, batch),
+    }
+    rates: dict[str, list[float]] = {label: [] for label in paths}
+    for _ in range(runs):
+        for label, once in paths.items():
+            rates[label].append(_rate(count, once))
+    # A ratio compares runs of one round (seconds apart), so a machine that slows down for a
+    # while (other work on its 2 cores) does not skew it; the median of the rounds is shown.
+    raw_label = next(iter(rates))
+    for label, found in rates.items():
+        rate = statistics.median(found)
+        ratios = [mine / raw for mine, raw in zip(found, rates[raw_label], strict=True)]
+        ratio = "" if label == raw_label else f"{statistics.median(ratios):6.1%} of raw"
+        print(f"  {label}{rate:12,.0f} events/s   {ratio:12} (runs: {_fmt(found)})")
+    print(f"  load average after: {_load()}")
+
+
+def _load() -> str:
+    return ", ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
 def _fmt(rates: list[float]) -> str:

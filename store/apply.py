@@ -1,10 +1,11 @@
 """How events change the store: one batch of events applied inside one LMDB write transaction.
 
-`prepare` decodes and checks each event before anything is written (so a bad event can be set
-aside); `BatchApplier` applies prepared events in order and writes everything at the end,
-sorted, with cursors: assets touched several times in a batch are read, merged and encoded once,
-index entries change only where an asset's indexed attributes changed, and the event log is
-appended in one `putmulti`.
+`store.intake` decodes and checks each event before anything is written (so a bad event can be
+set aside); `BatchApplier.apply_all` reads what the batch's task runs need with one `getmulti`
+per database, applies the events in order, and `finish` writes everything at the end with one
+`putmulti` per database: assets touched several times in a batch are read, merged and encoded
+once, index entries change only where an asset's indexed attributes changed, and the event log
+is appended in order.
 
 Rules (the store's semantics; ARCHITECTURE.md and `Store.write` say the same):
 
@@ -31,51 +32,36 @@ This module does not open or close anything: it works in a transaction it is giv
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import msgspec
 
 from store import codec
 from store.environment import Databases
 from store.errors import CodecError
+from store.intake import PreparedBatch
 from store.keys import (
-    check_asset_id,
+    MAX_KEY,
     fit,
-    json_form,
-    meta_key,
-    namespace_key,
+    index_entries,
     pair_key,
     prefix,
-    taskrun_key,
     time_key,
-    type_key,
     u16,
     u64,
 )
 from store.records import EDGE_RUN, USAGE_INPUT, USAGE_OUTPUT
 
-_SIMPLE = (str, int, float, bool, type(None))
 PRODUCING_STATES = codec.PRODUCING_STATES
 AssetChange = codec.AssetChange
 #: u16(position) of an asset within its event, for the first ones (the usual case).
 _POSITIONS = [u16(i) for i in range(256)]
 
 
-def _position(position: int) -> bytes:
-    return _POSITIONS[position] if position < 256 else u16(position)
-
-
 def _group(asset_id: str) -> bytes:
     """prefix(asset_id) without a call for the usual short ids."""
     return asset_id.encode() + b"\x00" if len(asset_id) <= 100 else prefix(asset_id)
-
-
-class Prepared(NamedTuple):
-    """An event ready to apply: decoded, checked, and its msgpack for the log."""
-
-    event: codec.Event
-    raw: bytes
 
 
 class _LogRecord(msgspec.Struct):
@@ -84,99 +70,20 @@ class _LogRecord(msgspec.Struct):
     seq: int
     time: float
     event: msgspec.Raw
-    changes: list[codec.AssetChange]
+    #: AssetChange structs, or in the hot path plain 4-tuples: both encode as the same array.
+    changes: Sequence[codec.AssetChange | tuple[str, str, str, str]]
     v: int = codec.SCHEMA_VERSION
 
 
 _encoder = msgspec.msgpack.Encoder()
 
 
-def prepare(item: bytes | bytearray | memoryview | codec.Event) -> Prepared:
-    """Decode (or encode) one event and check it; CodecError / InvalidEventError if bad."""
-    if type(item) is bytes:
-        raw = item
-        event = codec.decode_event(raw)
-    elif isinstance(item, bytearray | memoryview):
-        raw = bytes(item)
-        event = codec.decode_event(raw)
-    elif isinstance(
-        item,
-        codec.TaskRunEvent | codec.ExecutionEvent | codec.AssetSetEvent | codec.AssetDeleteEvent,
-    ):
-        event = item
-        try:
-            raw = _encoder.encode(item)
-        except (TypeError, msgspec.EncodeError) as exc:
-            raise CodecError(f"cannot encode {type(item).__name__}: {exc}") from exc
-    else:
-        raise CodecError(f"not an assetline event: {type(item).__name__}")
-    _check(event)
-    return Prepared(event, raw)
-
-
-def _check(event: codec.Event) -> None:
-    if isinstance(event, codec.TaskRunEvent):
-        for ref in event.inputs:
-            _check_id(ref.id)
-        for decl in event.outputs:
-            _check_decl(decl)
-    elif isinstance(event, codec.AssetSetEvent):
-        _check_decl(event.asset)
-    elif isinstance(event, codec.AssetDeleteEvent):
-        _check_id(event.id)
-
-
-def _check_id(asset_id: str) -> None:
-    # Up to 127 characters is at most 508 bytes of UTF-8: no need to encode to know it fits.
-    if not 0 < len(asset_id) <= 127:
-        check_asset_id(asset_id)
-
-
-def _check_decl(decl: codec.AssetDecl) -> None:
-    _check_id(decl.id)
-    for value in (decl.metadata or {}).values():
-        if not isinstance(value, _SIMPLE):
-            json_form(value)  # raises InvalidEventError if the index could not hold it
-
-
-#: Index keys of the usual (hashable, simple) attribute values, so that a thousand assets with
-#: owner=analytics compute that key once. Bounded: cleared when it grows past _CACHE_MAX.
-_index_cache: dict[tuple[str, type, Any], bytes] = {}
-_CACHE_MAX = 100_000
-_CACHEABLE = (str, int, float, bool)
-_TYPE_KEY = "\x00type"
-_NAMESPACE_KEY = "\x00namespace"
-
-
-def _cached(name: str, value: Any) -> bytes:
-    kind = type(value)
-    if kind not in _CACHEABLE:
-        return meta_key(name, value)
-    slot = (name, kind, value)
-    found = _index_cache.get(slot)
-    if found is None:
-        if len(_index_cache) >= _CACHE_MAX:
-            _index_cache.clear()
-        if name == _TYPE_KEY:
-            found = type_key(value)
-        elif name == _NAMESPACE_KEY:
-            found = namespace_key(value)
-        else:
-            found = meta_key(name, value)
-        _index_cache[slot] = found
-    return found
-
-
-def index_keys(asset: codec.Asset) -> set[bytes]:
-    """Every index entry an asset has: its type, its namespace, each metadata key=value."""
-    keys = {_cached(_TYPE_KEY, asset.type), _cached(_NAMESPACE_KEY, asset.namespace)}
-    for name, value in asset.metadata.items():
-        keys.add(_cached(name, value))
-    return keys
-
-
 class BatchApplier:
-    """Applies prepared events in one write transaction; call `finish()` once at the end."""
+    """Applies prepared events in one write transaction; call `finish()` once at the end.
+
+    `apply_all` is the fast way in: it reads, with one call per database, the assets and the
+    idempotency keys the batch's task runs need before applying them in order.
+    """
 
     def __init__(self, txn: Any, dbs: Databases, *, next_seq: int, now: float) -> None:
         self.txn = txn
@@ -192,14 +99,158 @@ class BatchApplier:
         self._executions: dict[str, codec.ExecutionEvent | None] = {}
         self._exec_original: dict[str, codec.ExecutionEvent | None] = {}
         self._exec_dirty: dict[str, None] = {}
+        #: Idempotency keys applied in this batch, and the stored ones its task runs hold.
         self._seen_keys: set[bytes] = set()
+        self._stored_keys: set[bytes] = set()
         #: (upstream, downstream) -> (end, seq) of the latest task run linking them.
         self._pairs: dict[tuple[str, str], tuple[float, int]] = {}
-        self._log: list[tuple[bytes, bytes]] = []
-        self._usages: list[tuple[bytes, bytes]] = []
-        self._applied_keys: list[tuple[bytes, bytes]] = []
+        # What finish() writes, as parallel flat lists (zipped there: no tuple per entry here).
+        self._log_seqs: list[bytes] = []
+        self._log_entries: list[bytes] = []
+        self._usage_keys: list[bytes] = []
+        self._usage_directions: list[bytes] = []
+        self._applied_keys: list[bytes] = []
+        self._applied_seqs: list[bytes] = []
 
-    # -- reading through the batch's cache ---------------------------------------------------
+    # -- reading ahead, and through the batch's cache ------------------------------------------
+
+    def apply_all(self, batch: PreparedBatch) -> None:
+        """Apply a prepared batch's events in order, reading ahead what its task runs need.
+
+        Task runs, the hot path of a fan-out, are applied inline here (locals, no helper calls
+        for a new output); the other kinds go through `_apply_other`.
+        """
+        self._read_ahead(batch)
+        assets, dirty, pairs = self._assets, self._dirty, self._pairs
+        seen, stored = self._seen_keys, self._stored_keys
+        add_usage, add_direction = self._usage_keys.append, self._usage_directions.append
+        add_applied, add_applied_seq = self._applied_keys.append, self._applied_seqs.append
+        add_log_seq, add_log_entry = self._log_seqs.append, self._log_entries.append
+        encode, now, positions = _encoder.encode, self.now, _POSITIONS
+        asset_type, log_record, raw_type = codec.Asset, _LogRecord, msgspec.Raw
+        producing_states, external = PRODUCING_STATES, codec.EXTERNAL_TYPE
+        groups: dict[str, bytes] = {}
+        task_run = codec.TaskRunEvent
+        seq = self.next_seq
+        applied = duplicates = 0
+        for event, raw, key in batch.items:
+            if not isinstance(event, task_run):
+                self.next_seq = seq
+                self._apply_other(event, raw)
+                seq = self.next_seq
+                continue
+            assert key is not None  # `intake.prepare` keys every task run
+            if key in seen or key in stored:
+                duplicates += 1
+                continue
+            seen.add(key)
+            applied += 1
+            seq_bytes = u64(seq)
+            # The applied key doubles as the execution's task-run index (prefix = execution id).
+            add_applied(key)
+            add_applied_seq(seq_bytes)
+            changes: list[codec.AssetChange | tuple[str, str, str, str]] = []
+            position = 0
+            inputs = event.inputs
+            outputs = event.outputs
+            end = event.end
+            for ref in inputs:
+                asset_id = ref.id
+                asset = assets[asset_id] if asset_id in assets else self._asset(asset_id)
+                if asset is None:
+                    namespace = ref.namespace
+                    asset = asset_type(
+                        asset_id,
+                        namespace if namespace is not None else event.flow_namespace,
+                        external,
+                        end,
+                        end,
+                    )
+                    assets[asset_id] = asset
+                    dirty[asset_id] = None
+                group = groups.get(asset_id)
+                if group is None:
+                    group = groups[asset_id] = _group(asset_id)
+                add_usage(
+                    group + seq_bytes + (positions[position] if position < 256 else u16(position))
+                )
+                add_direction(USAGE_INPUT)
+                position += 1
+                changes.append((asset_id, asset.namespace, asset.type, "USED"))
+            producing = event.state in producing_states
+            for decl in outputs:
+                asset_id = decl.id
+                add_usage(
+                    (asset_id.encode() + b"\x00" if len(asset_id) <= 100 else prefix(asset_id))
+                    + seq_bytes
+                    + (positions[position] if position < 256 else u16(position))
+                )
+                add_direction(USAGE_OUTPUT)
+                position += 1
+                if not producing:
+                    continue
+                current = assets[asset_id] if asset_id in assets else self._asset(asset_id)
+                if current is not None:
+                    changes.append(self._upsert(decl, end, event.flow_namespace))
+                    continue
+                # A new asset, the usual output of a fan-out.
+                metadata = decl.metadata
+                if metadata:  # a copy: the caller may still hold the event's dict
+                    if None in metadata.values():
+                        metadata = {k: v for k, v in metadata.items() if v is not None}
+                    else:
+                        metadata = dict(metadata)
+                namespace = decl.namespace
+                if namespace is None:
+                    namespace = event.flow_namespace
+                kind = decl.type
+                if kind is None:
+                    kind = external
+                assets[asset_id] = asset_type(
+                    asset_id,
+                    namespace,
+                    kind,
+                    end,
+                    end,
+                    decl.displayName,
+                    decl.description,
+                    metadata if metadata else {},
+                )
+                dirty[asset_id] = None
+                changes.append((asset_id, namespace, kind, "CREATED"))
+            if producing and inputs and outputs:
+                run = (end, seq)
+                for ref in inputs:
+                    for decl in outputs:
+                        pair = (ref.id, decl.id)
+                        held = pairs.get(pair)
+                        if held is None or held[0] <= end:
+                            pairs[pair] = run
+            add_log_seq(seq_bytes)
+            add_log_entry(encode(log_record(seq, now, raw_type(raw), changes)))
+            seq += 1
+        self.next_seq = seq
+        self.applied += applied
+        self.duplicates += duplicates
+
+    def _read_ahead(self, batch: PreparedBatch) -> None:
+        """Read the task runs' assets and idempotency keys with one `getmulti` per database."""
+        txn, dbs = self.txn, self.dbs
+        if batch.run_keys:
+            cursor = txn.cursor(db=dbs.applied)
+            self._stored_keys = {key for key, _ in cursor.getmulti(batch.run_keys)}
+        assets, original = self._assets, self._original
+        keys = [asset_id.encode() for asset_id in batch.asset_ids if asset_id not in assets]
+        if not keys:
+            return
+        found = dict(txn.cursor(db=dbs.assets).getmulti(keys))
+        decode = codec.decode_asset
+        for key in keys:
+            data = found.get(key)
+            asset = decode(data) if data is not None else None
+            asset_id = key.decode()
+            assets[asset_id] = asset
+            original[asset_id] = asset
 
     def _asset(self, asset_id: str) -> codec.Asset | None:
         try:
@@ -240,92 +291,49 @@ class BatchApplier:
         seq = self.next_seq
         self.next_seq += 1
         record = _LogRecord(seq=seq, time=self.now, event=msgspec.Raw(raw), changes=changes)
-        self._log.append((u64(seq), _encoder.encode(record)))
+        self._log_seqs.append(u64(seq))
+        self._log_entries.append(_encoder.encode(record))
         return seq
 
     # -- applying ------------------------------------------------------------------------------
 
-    def apply(self, prepared: Prepared) -> None:
-        event = prepared.event
-        if isinstance(event, codec.TaskRunEvent):
-            self._task_run(event, prepared.raw)
-        elif isinstance(event, codec.ExecutionEvent):
-            self._execution_event(event, prepared.raw)
+    def _apply_other(
+        self,
+        event: codec.ExecutionEvent | codec.AssetSetEvent | codec.AssetDeleteEvent,
+        raw: bytes,
+    ) -> None:
+        """Apply an event other than a task run (those are applied in `apply_all`)."""
+        if isinstance(event, codec.ExecutionEvent):
+            self._execution_event(event, raw)
         elif isinstance(event, codec.AssetSetEvent):
-            self._asset_set(event, prepared.raw)
+            self._asset_set(event, raw)
         else:
-            self._asset_delete(event, prepared.raw)
-
-    def _task_run(self, event: codec.TaskRunEvent, raw: bytes) -> None:
-        # The hot path of a fan-out: written for speed (locals, no helper calls per asset).
-        execution_id = event.execution_id
-        key = taskrun_key(execution_id, event.taskrun_id, event.attempt)
-        seen = self._seen_keys
-        if key in seen or self.txn.get(key, db=self.dbs.applied) is not None:
-            self.duplicates += 1
-            return
-        seen.add(key)
-        self.applied += 1
-        seq = self.next_seq
-        seq_bytes = u64(seq)
-        # The applied key doubles as the execution's task-run index (prefix = execution id).
-        self._applied_keys.append((key, seq_bytes))
-        changes: list[codec.AssetChange] = []
-        usages = self._usages
-        assets = self._assets
-        position = 0
-        inputs = event.inputs
-        outputs = event.outputs
-        for ref in inputs:
-            asset_id = ref.id
-            asset = assets[asset_id] if asset_id in assets else self._asset(asset_id)
-            if asset is None:
-                asset = codec.Asset(
-                    id=asset_id,
-                    namespace=ref.namespace if ref.namespace is not None else event.flow_namespace,
-                    type=codec.EXTERNAL_TYPE,
-                    created=event.end,
-                    updated=event.end,
-                )
-                self._put_asset(asset_id, asset)
-            usages.append((_group(asset_id) + seq_bytes + _position(position), USAGE_INPUT))
-            position += 1
-            changes.append(AssetChange(asset_id, asset.namespace, asset.type, "USED"))
-        producing = event.state in PRODUCING_STATES
-        for decl in outputs:
-            usages.append((_group(decl.id) + seq_bytes + _position(position), USAGE_OUTPUT))
-            position += 1
-            if producing:
-                changes.append(self._upsert(decl, event.end, event.flow_namespace))
-        if producing and inputs and outputs:
-            end = event.end
-            run = (end, seq)
-            pairs = self._pairs
-            for ref in inputs:
-                for decl in outputs:
-                    pair = (ref.id, decl.id)
-                    held = pairs.get(pair)
-                    if held is None or held[0] <= end:
-                        pairs[pair] = run
-        self.next_seq = seq + 1
-        self._log.append(
-            (seq_bytes, _encoder.encode(_LogRecord(seq, self.now, msgspec.Raw(raw), changes)))
-        )
+            self._asset_delete(event, raw)
 
     def _upsert(
         self, decl: codec.AssetDecl, when: float, default_namespace: str
     ) -> codec.AssetChange:
-        current = self._asset(decl.id)
+        asset_id = decl.id
+        assets = self._assets
+        current = assets[asset_id] if asset_id in assets else self._asset(asset_id)
         if current is None:
+            metadata = decl.metadata
+            if metadata:
+                for value in metadata.values():
+                    if value is None:
+                        metadata = {k: v for k, v in metadata.items() if v is not None}
+                        break
+                else:
+                    metadata = dict(metadata)
             asset = codec.Asset(
-                id=decl.id,
-                namespace=decl.namespace if decl.namespace is not None else default_namespace,
-                type=decl.type if decl.type is not None else codec.EXTERNAL_TYPE,
-                created=when,
-                updated=when,
-                displayName=decl.displayName,
-                description=decl.description,
-                metadata={k: v for k, v in (decl.metadata or {}).items() if v is not None},
+                asset_id,
+                decl.namespace if decl.namespace is not None else default_namespace,
+                decl.type if decl.type is not None else codec.EXTERNAL_TYPE,
+                when,
+                when,
+                decl.displayName,
+                decl.description,
+                metadata if metadata else {},
             )
             kind = "CREATED"
         else:
@@ -341,7 +349,7 @@ class BatchApplier:
             ):
                 asset_type = decl.type
             asset = codec.Asset(
-                id=decl.id,
+                id=asset_id,
                 namespace=decl.namespace if decl.namespace is not None else current.namespace,
                 type=asset_type,
                 created=current.created,
@@ -355,8 +363,9 @@ class BatchApplier:
                 metadata=metadata,
             )
             kind = "UPDATED"
-        self._put_asset(decl.id, asset)
-        return codec.AssetChange(asset.id, asset.namespace, asset.type, kind)
+        assets[asset_id] = asset
+        self._dirty[asset_id] = None
+        return AssetChange(asset_id, asset.namespace, asset.type, kind)
 
     def _execution_event(self, event: codec.ExecutionEvent, raw: bytes) -> None:
         current = self._execution(event.id)
@@ -379,7 +388,8 @@ class BatchApplier:
             return
         self.applied += 1
         seq = self._log_entry(raw, [self._upsert(event.asset, event.time, "")])
-        self._applied_keys.append((key, u64(seq)))
+        self._applied_keys.append(key)
+        self._applied_seqs.append(u64(seq))
 
     def _asset_delete(self, event: codec.AssetDeleteEvent, raw: bytes) -> None:
         key = self._content_key(event)
@@ -392,7 +402,8 @@ class BatchApplier:
         self._drop_edges(event.id)
         change = codec.AssetChange(asset.id, asset.namespace, asset.type, "DELETED")
         seq = self._log_entry(raw, [change])
-        self._applied_keys.append((key, u64(seq)))
+        self._applied_keys.append(key)
+        self._applied_seqs.append(u64(seq))
 
     def _drop_edges(self, asset_id: str) -> None:
         for pair in [p for p in self._pairs if asset_id in p]:
@@ -419,60 +430,92 @@ class BatchApplier:
         self._finish_assets()
         self._finish_edges()
         self._finish_executions()
-        _putmulti(txn, dbs.usages, sorted(self._usages))
-        _putmulti(txn, dbs.applied, sorted(self._applied_keys))
-        if self._log:
-            txn.cursor(db=dbs.log).putmulti(self._log, append=True)
+        # Unsorted: see _finish_assets.
+        if self._usage_keys:
+            usages = zip(self._usage_keys, self._usage_directions, strict=True)
+            txn.cursor(db=dbs.usages).putmulti(usages)
+        if self._applied_keys:
+            applied = zip(self._applied_keys, self._applied_seqs, strict=True)
+            txn.cursor(db=dbs.applied).putmulti(applied)
+        if self._log_seqs:
+            log = zip(self._log_seqs, self._log_entries, strict=True)
+            txn.cursor(db=dbs.log).putmulti(log, append=True)
 
     def _finish_assets(self) -> None:
         txn, dbs = self.txn, self.dbs
         puts: list[tuple[bytes, bytes]] = []
-        adds: list[tuple[bytes, bytes]] = []
+        # Index entries to add, as two flat lists (zipped at the end: no tuple per entry here).
+        entries: list[bytes] = []
+        owners: list[bytes] = []
         index = txn.cursor(db=dbs.index)
+        assets, originals = self._assets, self._original
+        encode = _encoder.encode
         for asset_id in self._dirty:
-            asset = self._assets[asset_id]
-            original = self._original[asset_id]
+            asset = assets[asset_id]
+            original = originals[asset_id]
             key = asset_id.encode()
             if original is None:  # the common case: a new asset, nothing to compare
                 if asset is not None:
-                    adds.extend([(entry, key) for entry in index_keys(asset)])
+                    new = index_entries(asset.type, asset.namespace, asset.metadata)
+                    entries += new
+                    owners += [key] * len(new)
             else:
-                old = index_keys(original)
-                new = index_keys(asset) if asset is not None else set()
-                for entry in old - new:
+                old = set(index_entries(original.type, original.namespace, original.metadata))
+                changed = (
+                    set(index_entries(asset.type, asset.namespace, asset.metadata))
+                    if asset is not None
+                    else set()
+                )
+                for entry in old - changed:
                     if index.set_key_dup(entry, key):
                         index.delete()
-                adds.extend([(entry, key) for entry in new - old])
+                for entry in changed - old:
+                    entries.append(entry)
+                    owners.append(key)
             if asset is not None:
-                puts.append((key, _encoder.encode(asset)))
+                puts.append((key, encode(asset)))
             elif original is not None:
                 txn.delete(key, db=dbs.assets)
         _putmulti(txn, dbs.assets, sorted(puts))
-        adds.sort()
-        if adds:
-            index.putmulti(adds, dupdata=False)
+        # Unsorted on purpose: LMDB takes these about as fast in any order as sorting would gain.
+        if entries:
+            index.putmulti(zip(entries, owners, strict=True), dupdata=False)
 
     def _finish_edges(self) -> None:
         if not self._pairs:
             return
         txn, dbs = self.txn, self.dbs
-        runs: list[tuple[bytes, bytes]] = []
-        down: list[tuple[bytes, bytes]] = []
-        up: list[tuple[bytes, bytes]] = []
+        run_keys: list[bytes] = []
+        runs: list[bytes] = []
+        sources: list[bytes] = []
+        targets: list[bytes] = []
         original = self._original
+        pack, unpack = EDGE_RUN.pack, EDGE_RUN.unpack
+        #: upstream id -> (its key bytes, the pair key's head), for the few shared inputs.
+        heads: dict[str, tuple[bytes, bytes]] = {}
         for (source, target), (end, seq) in self._pairs.items():
-            source_key, target_key = source.encode(), target.encode()
-            key = pair_key(source_key, target_key)
+            head = heads.get(source)
+            if head is None:
+                source_key = source.encode()
+                head = heads[source] = (source_key, u16(len(source_key)) + source_key)
+            source_key = head[0]
+            target_key = target.encode()
+            key = head[1] + target_key
+            if len(key) > MAX_KEY:
+                key = pair_key(source_key, target_key)
             # An asset new in this batch (the usual fan-out output) has no edge yet.
             held = None if original.get(target, 1) is None else txn.get(key, db=dbs.edge_runs)
-            if held is None or EDGE_RUN.unpack(held)[1] <= end:
-                runs.append((key, EDGE_RUN.pack(seq, end)))
-            down.append((source_key, target_key))
-            up.append((target_key, source_key))
-        _putmulti(txn, dbs.edge_runs, sorted(runs))
-        for db, items in ((dbs.edges_down, down), (dbs.edges_up, up)):
-            items.sort()
-            txn.cursor(db=db).putmulti(items, dupdata=False)
+            if held is None or unpack(held)[1] <= end:
+                run_keys.append(key)
+                runs.append(pack(seq, end))
+            sources.append(source_key)
+            targets.append(target_key)
+        # Unsorted: see _finish_assets.
+        txn.cursor(db=dbs.edge_runs).putmulti(zip(run_keys, runs, strict=True))
+        down = zip(sources, targets, strict=True)
+        txn.cursor(db=dbs.edges_down).putmulti(down, dupdata=False)
+        up = zip(targets, sources, strict=True)
+        txn.cursor(db=dbs.edges_up).putmulti(up, dupdata=False)
 
     def _finish_executions(self) -> None:
         txn, dbs = self.txn, self.dbs

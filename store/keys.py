@@ -110,3 +110,62 @@ def taskrun_key(execution_id: str, taskrun_id: str, attempt: int) -> bytes:
     if len(group) + len(tail) > MAX_KEY:
         tail = _HASHED + hashlib.sha256(tail).digest()
     return group + tail
+
+
+#: Index keys of the usual attribute values, so that a thousand assets with owner=analytics
+#: compute that key once. Only str, int and bool values are cached: their equality matches their
+#: JSON form once the type is part of the slot (floats do not: 0.0 == -0.0). Bounded: a cache
+#: is cleared when it grows past _CACHE_MAX.
+_type_keys: dict[str, bytes] = {}
+_namespace_keys: dict[str, bytes] = {}
+_meta_keys: dict[tuple[str, type, Any], bytes] = {}
+_CACHE_MAX = 100_000
+_CACHED_KINDS = frozenset({str, int, bool})
+
+
+def _type_index_key(asset_type: str) -> bytes:
+    found = _type_keys.get(asset_type)
+    if found is None:
+        if len(_type_keys) >= _CACHE_MAX:
+            _type_keys.clear()
+        found = _type_keys[asset_type] = type_key(asset_type)
+    return found
+
+
+def _namespace_index_key(namespace: str) -> bytes:
+    found = _namespace_keys.get(namespace)
+    if found is None:
+        if len(_namespace_keys) >= _CACHE_MAX:
+            _namespace_keys.clear()
+        found = _namespace_keys[namespace] = namespace_key(namespace)
+    return found
+
+
+def _meta_index_key(name: str, value: Any) -> bytes:
+    kind = value.__class__
+    if kind not in _CACHED_KINDS:
+        return meta_key(name, value)
+    slot = (name, kind, value)
+    found = _meta_keys.get(slot)
+    if found is None:
+        if len(_meta_keys) >= _CACHE_MAX:
+            _meta_keys.clear()
+        found = _meta_keys[slot] = meta_key(name, value)
+    return found
+
+
+def index_entries(asset_type: str, namespace: str, metadata: dict[str, Any]) -> list[bytes]:
+    """Every index entry of an asset, each once: its type, its namespace, each metadata
+    key=value (the three kinds have distinct prefixes, and metadata keys are unique)."""
+    entries = [
+        _type_keys.get(asset_type) or _type_index_key(asset_type),
+        _namespace_keys.get(namespace) or _namespace_index_key(namespace),
+    ]
+    if metadata:
+        meta = _meta_keys
+        cached = _CACHED_KINDS
+        for name, value in metadata.items():
+            kind = value.__class__
+            found = meta.get((name, kind, value)) if kind in cached else None
+            entries.append(found or _meta_index_key(name, value))
+    return entries

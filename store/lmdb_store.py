@@ -27,9 +27,10 @@ import lmdb
 import msgspec
 
 from store import codec, environment, query
-from store.apply import BatchApplier, Prepared, prepare
+from store.apply import BatchApplier
 from store.errors import StoreClosedError, StoreError
 from store.gc_pause import gc_paused
+from store.intake import PreparedBatch, prepare_batch
 from store.keys import fit, from_u64, u64
 from store.lineage_graph import LineageGraph
 
@@ -160,29 +161,19 @@ class Store:
         aside instead and listed in the report's `rejected`.
         """
         with gc_paused():
-            prepared: list[Prepared] = []
-            rejected: list[tuple[int, StoreError]] = []
-            for position, item in enumerate(events):
-                try:
-                    prepared.append(prepare(item))
-                except StoreError as exc:
-                    if invalid == "raise":
-                        raise
-                    rejected.append((position, exc))
-            return self._apply(prepared, tuple(rejected))
+            batch = prepare_batch(events, skip_invalid=invalid == "skip")
+            return self._apply(batch)
 
-    def _apply(
-        self, prepared: Sequence[Prepared], rejected: tuple[tuple[int, StoreError], ...] = ()
-    ) -> WriteReport:
+    def _apply(self, prepared: PreparedBatch) -> WriteReport:
         shared = self._env()
-        if not prepared:
+        rejected = tuple(prepared.rejected)
+        if not prepared.items:
             return WriteReport(0, 0, None, None, rejected)
         with self._write_txn() as txn:
             cursor = txn.cursor(db=shared.dbs.log)
             next_seq = from_u64(cursor.key()) + 1 if cursor.last() else 1
             batch = BatchApplier(txn, shared.dbs, next_seq=next_seq, now=time.time())
-            for item in prepared:
-                batch.apply(item)
+            batch.apply_all(prepared)
             batch.finish()
         first, last = batch.report_range()
         return WriteReport(batch.applied, batch.duplicates, first, last, rejected)

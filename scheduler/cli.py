@@ -103,7 +103,9 @@ def validate(
         return
     if not flows:
         raise _fail("validate: give one or more flow files (or --types)", 2)
-    issues = validate_files(flows)
+    from scheduler.triggers import trigger_file_issues
+
+    issues = validate_files(flows) + trigger_file_issues(flows)
     for issue in issues:
         err.print(str(issue), markup=False, highlight=False)
     if issues:
@@ -375,7 +377,13 @@ def _mount_optional() -> None:
     """Sub-commands that live in their own modules."""
     import importlib
 
-    for name in ("scheduler.cli_ship", "scheduler.cli_blueprint"):
+    for name in (
+        "scheduler.cli_ship",
+        "scheduler.cli_blueprint",
+        "scheduler.cli_flows",
+        "scheduler.cli_server",
+        "scheduler.cli_impact",
+    ):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

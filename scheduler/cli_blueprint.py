@@ -218,23 +218,19 @@ def use(
         )
 
 
-def _deploy(flow: Any, home: Path | None) -> Any:
-    """Hand the flow to the flow store (`scheduler.deploy`), when that module exists."""
-    import importlib
-
-    try:
-        module = importlib.import_module("scheduler.deploy")
-    except ModuleNotFoundError as exc:
-        if exc.name != "scheduler.deploy":
-            raise
-        raise _fail(
-            "--deploy: deploying arrives with `assetline deploy` (the flow store); for now "
-            "write the flow with -o flow.yaml and run it with `assetline run flow.yaml`",
-            1,
-        ) from exc
+def _deploy(flow: Any, home: Path | None) -> dict[str, Any]:
+    """Deploy the generated flow into the store (a new revision when it changed)."""
+    from scheduler.deploy import deploy_flow
     from scheduler.runner import default_home
+    from store.errors import StoreError
 
     try:
-        return module.deploy_flow(home if home is not None else default_home(), flow)
-    except SchedulerError as exc:
+        result = deploy_flow(home if home is not None else default_home(), flow)
+    except (SchedulerError, StoreError) as exc:
         raise _fail(f"error: {exc}", 1) from exc
+    return {
+        "namespace": result.flow.namespace,
+        "id": result.flow.id,
+        "revision": result.flow.revision,
+        "created": result.created,
+    }

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.backends import Backend, RayBackend
+from scheduler.deploy import SubflowLauncher
 from scheduler.executor import ExecutionSummary, Executor, Progress
 from scheduler.flow_model import Flow
 from scheduler.inputs import resolve_inputs
@@ -121,7 +122,14 @@ def run_flow(
                     progress=progress,
                     trigger=trigger,
                     secrets=_secret_inputs(flow, resolved),
-                    services={"store": store, "writer": writer, "home": store.home},
+                    services={
+                        "store": store,
+                        "writer": writer,
+                        "home": store.home,
+                        "run_subflow": SubflowLauncher(
+                            store.home, storage=storage_root, workdir=workdir
+                        ),
+                    },
                 )
                 summary = asyncio.run(executor.run())
             writer.flush()

@@ -43,6 +43,7 @@ _DATABASES: Final = {
     "log": False,
     "applied": False,
     "offsets": False,
+    "flows": False,
 }
 
 
@@ -64,6 +65,7 @@ class Databases:
     log: Any  # seq (8 bytes, big-endian) -> codec.LogEntry
     applied: Any  # taskrun_key(...) | content hash of an asset event -> seq of its log entry
     offsets: Any  # offset name -> seq
+    flows: Any  # deployed flows and their revisions (see store.flows)
 
 
 class SharedEnv:

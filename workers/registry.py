@@ -33,6 +33,7 @@ BUILTIN_MODULES: Final = (
     "workers.tasks.asset_shipper",
     "workers.tasks.aws_s3",
     "workers.tasks.aws_cli",
+    "workers.tasks.subflow",
 )
 
 

@@ -177,12 +177,24 @@ def test_a_missing_catalog_folder_exits_2(app: typer.Typer, tmp_path: Path) -> N
     assert "cannot read the blueprint folder: No such file or directory" in result.stderr
 
 
-def test_deploy_without_the_flow_store_says_when_it_arrives(app: typer.Typer, folder: Path) -> None:
-    result = runner.invoke(
-        app, ["blueprint", "use", "hello", "--catalog", str(folder), "-a", "who=ada", "--deploy"]
-    )
-    assert result.exit_code == 1
-    assert result.stderr.startswith("--deploy: deploying arrives with `assetline deploy`")
+def test_deploy_puts_the_generated_flow_into_the_store(
+    app: typer.Typer, folder: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    args = ["blueprint", "use", "hello", "--catalog", str(folder), "-a", "who=ada", "--deploy"]
+    result = runner.invoke(app, [*args, "--home", str(home), "--json"])
+    assert result.exit_code == 0, result.stderr
+    deployed = json.loads(result.stdout)["deployed"]
+    assert deployed["revision"] == 1 and deployed["created"] is True
+    again = runner.invoke(app, [*args, "--home", str(home), "--json"])
+    assert json.loads(again.stdout)["deployed"]["created"] is False
+
+    from store import Store
+    from store.flows import DeployedFlows
+
+    with Store.open(home, readonly=True) as store:
+        record = DeployedFlows(store).get(deployed["namespace"], deployed["id"])
+    assert record is not None and record.revision == 1
 
 
 def test_an_unwritable_output_exits_1(app: typer.Typer, folder: Path, tmp_path: Path) -> None:

@@ -103,7 +103,8 @@ class TaskNode(BaseModel):
     properties: dict[str, Any] = Field(default_factory=dict)
     #: Children of a flowable (ForEach/Sequential/Parallel `tasks`, Dag's wrapped tasks).
     tasks: tuple[TaskNode, ...] = ()
-    #: For a Dag: task id -> ids it depends on (explicit `dependsOn`).
+    #: For a Dag: task id -> ids it waits for: its written `dependsOn`, else derived from the
+    #: assets it reads that other tasks of the Dag output (see scheduler.dag).
     depends_on: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     #: Named child lists of branching flowables: If's `then`/`else`, Switch's cases and
     #: `defaults` (keyed `case:<value>` and `defaults`).

@@ -94,11 +94,14 @@ class SwitchParams(BaseModel):
 
 
 class DagParams(BaseModel):
-    """`Dag`: run wrapped tasks as their `dependsOn` allow, `concurrent` at a time (0 = all)."""
+    """`Dag`: run wrapped tasks as soon as the tasks they wait for ended (their `dependsOn`,
+    else the tasks that output an asset they read), `concurrent` at a time (0 = all).
+    `concurrencyLimit` is accepted for `concurrent`; the loader folds it in."""
 
     model_config = _PARAMS
 
     concurrent: int = Field(default=0, ge=0)
+    concurrencyLimit: int | None = Field(default=None, ge=0)  # noqa: N815 - the issue's name
 
 
 @dataclass(frozen=True)

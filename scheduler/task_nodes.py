@@ -5,7 +5,9 @@ its `assets:`, the pluginDefaults that match it, then its own properties checked
 kind's `Params` (unknown key -> did-you-mean, missing required -> issue, literal of the wrong
 type -> issue at the value, template syntax). Flowables get their children built the same way
 (`tasks`, If's `then`/`else`, Switch's `cases`/`defaults`, Dag's `{task, dependsOn}`, and their
-own `errors`/`finally`). Task ids follow Kestra's rule and are unique across the flow.
+own `errors`/`finally`). Task ids follow Kestra's rule and are unique across the flow. A Dag's
+order comes from `scheduler.dag` (written `dependsOn`, else derived from assets); a cycle is an
+issue at the Dag task. Dag's `concurrencyLimit` is folded into Kestra's `concurrent`.
 
 Pure: no I/O here. Issues are collected in the `LoadContext`, never raised.
 """
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scheduler.assets_decl import parse_assets
+from scheduler.dag import dependency_map, derive_edges, describe_cycle, find_cycle
 from scheduler.durations import parse_duration
 from scheduler.errors import DurationError
 from scheduler.field_checks import (
@@ -146,6 +149,8 @@ def _build_task(raw: Any, pos: Pos, ctx: LoadContext) -> TaskNode | None:
     check_keys(task, info.accepted, subject, ctx.issues, ignore=FLOWABLE_ONLY)
     common = _common(task, subject, ctx)
     properties = _properties(task, info, subject, ctx)
+    if properties is not None and info.flowable is not None and info.flowable.dag:
+        _dag_limit(properties, task, subject, ctx)
     children = _children(task, info, subject, ctx) if info.flowable is not None else {}
     if task_id is None or common is None or properties is None:
         return None
@@ -331,7 +336,8 @@ def _children(task: PMap, info: KindInfo, subject: str, ctx: LoadContext) -> dic
 
 
 def _dag(task: PMap, subject: str, ctx: LoadContext) -> dict[str, Any]:
-    """A Dag's wrapped tasks (in written order) and their `dependsOn`."""
+    """A Dag's wrapped tasks (in written order) and what each waits for: its `dependsOn` when
+    written, else the tasks that output an asset it reads (`scheduler.dag`)."""
     wrappers = task.get("tasks")
     pos = task.vpos("tasks")
     if not isinstance(wrappers, PSeq) or not wrappers:
@@ -341,7 +347,7 @@ def _dag(task: PMap, subject: str, ctx: LoadContext) -> dict[str, Any]:
         )
         return {}
     nodes: list[TaskNode] = []
-    depends_on: dict[str, tuple[str, ...]] = {}
+    written: dict[str, tuple[str, ...] | None] = {}
     wanted: list[tuple[str, str, Pos]] = []
     for index, wrapper in enumerate(wrappers):
         where = f"{subject}: tasks[{index}]"
@@ -359,15 +365,16 @@ def _dag(task: PMap, subject: str, ctx: LoadContext) -> dict[str, Any]:
             continue
         node = _build_task(wrapper["task"], wrapper.vpos("task"), ctx)
         deps = check_kind(wrapper, "dependsOn", list, where, ctx.issues)
-        names: list[str] = []
+        names: list[str] | None = None
         if isinstance(deps, PSeq):
+            names = []
             for dep_index, dep in enumerate(deps):
                 names.append(str(dep))
                 owner = node.id if node is not None else str(wrapper["task"].get("id"))
                 wanted.append((owner, str(dep), deps.ipos(dep_index)))
         if node is not None:
             nodes.append(node)
-            depends_on[node.id] = tuple(names)
+            written[node.id] = tuple(names) if names is not None else None
     ids = [node.id for node in nodes]
     for owner, dep, dep_pos in wanted:
         if dep not in ids:
@@ -376,40 +383,34 @@ def _dag(task: PMap, subject: str, ctx: LoadContext) -> dict[str, Any]:
                 f"{subject}: task '{owner}' depends on '{dep}', which is not a task of this Dag;"
                 f" use one of: {', '.join(ids)}",
             )
-    cycle = _find_cycle(depends_on)
+    edges = derive_edges(nodes, written)
+    cycle = find_cycle(nodes, edges)
     if cycle:
-        ctx.issues.add(
-            pos,
-            f"{subject}: dependsOn forms a cycle: {' -> '.join(cycle)}; remove one of these "
-            "dependencies",
+        first = next(node for node in nodes if node.id == cycle[0].before)
+        derived = any(edge.assets for edge in cycle)
+        fix = (
+            "write `dependsOn` on one of these tasks, or remove one of these asset inputs"
+            if derived
+            else "remove one of these dependencies"
         )
-    return {"tasks": tuple(nodes), "depends_on": depends_on}
+        ctx.issues.add(
+            task.pos,
+            f"{subject}: its tasks wait for each other in a cycle starting at task "
+            f"'{first.id}' ({first.pos}): {describe_cycle(cycle)}; {fix}",
+        )
+    return {"tasks": tuple(nodes), "depends_on": dependency_map(nodes, edges)}
 
 
-def _find_cycle(graph: dict[str, tuple[str, ...]]) -> list[str]:
-    """One cycle of `graph` (as a closed path), or [] when it has none."""
-    state: dict[str, int] = {}
-    path: list[str] = []
-
-    def visit(name: str) -> list[str]:
-        state[name] = 1
-        path.append(name)
-        for dep in graph.get(name, ()):
-            if dep not in graph:
-                continue
-            if state.get(dep) == 1:
-                return [*path[path.index(dep) :], dep]
-            if dep not in state:
-                found = visit(dep)
-                if found:
-                    return found
-        path.pop()
-        state[name] = 2
-        return []
-
-    for name in graph:
-        if name not in state:
-            found = visit(name)
-            if found:
-                return found
-    return []
+def _dag_limit(properties: dict[str, Any], task: PMap, subject: str, ctx: LoadContext) -> None:
+    """Fold Dag's `concurrencyLimit` (the issue's name) into Kestra's `concurrent`, in place."""
+    limit = properties.pop("concurrencyLimit", None)
+    if "concurrencyLimit" not in task:
+        return
+    if "concurrent" in task:
+        ctx.issues.add(
+            task.kpos("concurrencyLimit"),
+            f"{subject}: 'concurrent' and 'concurrencyLimit' both set how many tasks run at "
+            "once; keep one of them",
+        )
+        return
+    properties["concurrent"] = limit

@@ -136,6 +136,10 @@ class _Builder:
             return _int(str(text))
         if tag == _TAG + "float":
             return _float(str(text))
+        if getattr(node, "style", None) == ">":
+            # ruamel's composer marks each folded line break with "\a" (its constructor,
+            # which we bypass to keep positions, removes them)
+            return str(text).replace("\a", "")
         return text
 
     def _mapping(self, node: MappingNode) -> PMap:

@@ -31,6 +31,7 @@ BUILTIN_MODULES: Final = (
     "workers.tasks.http_download",
     "workers.tasks.duckdb_query",
     "workers.tasks.asset_shipper",
+    "workers.tasks.asset_tasks",
     "workers.tasks.aws_s3",
     "workers.tasks.aws_cli",
     "workers.tasks.subflow",

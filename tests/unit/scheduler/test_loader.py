@@ -300,3 +300,13 @@ def test_default_registry_is_the_workers_one() -> None:
     registry = pytest.importorskip("workers.registry")
     flow = load_flow_text(HEADER + TASK)
     assert flow.tasks[0].kind == registry.resolve("log").kind
+
+
+def test_folded_scalars_read_as_yaml_folds_them() -> None:
+    flow = load_flow_text(
+        "id: f\nnamespace: company.team\ntasks:\n  - id: r\n"
+        "    type: io.kestra.plugin.core.debug.Return\n"
+        "    format: >-\n      one\n      two,\n      three\n",
+        "f.yaml",
+    )
+    assert flow.tasks[0].properties["format"] == "one two, three"

@@ -396,8 +396,9 @@ def test_dependency_cycle() -> None:
         "      - task: {id: b, type: return}\n        dependsOn: [a]\n"
     )
     assert issues_of(tasks(body)) == [
-        "f.yaml:7:7: task 'd': dependsOn forms a cycle: a -> b -> a; remove one of these "
-        "dependencies"
+        "f.yaml:4:5: task 'd': its tasks wait for each other in a cycle starting at task 'a' "
+        "(f.yaml:7:15): a -> b -> a: 'b' depends on 'a' (dependsOn), 'a' depends on 'b' "
+        "(dependsOn); remove one of these dependencies"
     ]
 
 

@@ -12,7 +12,8 @@ keys, state SUCCESS, distinct task run ids), written
 Each rate is the median of `--runs` runs of `--events` events into a fresh directory. The runs
 are interleaved (a, b, c, a, b, c, ...) and each ratio to raw is the median of the ratios within
 a round, so that a machine that slows down for a while weighs on both sides of a ratio alike;
-the load average is printed before and after (on 2 cores, other work skews every figure). Then
+the load average is printed before and after (on 2 cores, other work skews every figure), and
+the same comparison in CPU time per event, which such work disturbs least. Then
 it builds
 `--assets` assets (1% with metadata nodes=python) and prints the median latency of a selective
 `find_assets` and of `get_asset`.
@@ -81,48 +82,50 @@ def _keys(events: list[bytes]) -> list[bytes]:
     return keys
 
 
-def run_raw(root: Path, events: list[bytes], keys: list[bytes], batch: int) -> float:
+def run_raw(root: Path, events: list[bytes], keys: list[bytes], batch: int) -> tuple[float, float]:
     env = lmdb.open(str(root / "raw"), map_size=1 << 36, max_dbs=4, writemap=True)
     db = env.open_db(b"events")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for first in range(0, len(events), batch):
         with env.begin(write=True, db=db) as txn:
             for i in range(first, min(first + batch, len(events))):
                 txn.put(keys[i], events[i])
-    elapsed = time.perf_counter() - start
+    elapsed = time.perf_counter() - start, time.process_time() - cpu
     env.close()
     return elapsed
 
 
-def run_store(root: Path, events: list[bytes], batch: int) -> float:
+def run_store(root: Path, events: list[bytes], batch: int) -> tuple[float, float]:
     store = Store.open(root / "store")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for first in range(0, len(events), batch):
         store.write(events[first : first + batch])
-    elapsed = time.perf_counter() - start
+    elapsed = time.perf_counter() - start, time.process_time() - cpu
     assert store.count_assets() == len(events) + 4, store.count_assets()
     store.close()
     return elapsed
 
 
-def run_writer(root: Path, events: list[bytes], batch: int) -> float:
+def run_writer(root: Path, events: list[bytes], batch: int) -> tuple[float, float]:
     store = Store.open(root / "writer")
     writer = BatchingWriter(store, max_batch=batch)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for data in events:
         writer.submit(data)
     writer.flush()
-    elapsed = time.perf_counter() - start
+    elapsed = time.perf_counter() - start, time.process_time() - cpu
     writer.close()
     assert store.count_assets() == len(events) + 4
     store.close()
     return elapsed
 
 
-def _rate(count: int, once: Callable[[Path], float]) -> float:
+def _rate(count: int, once: Callable[[Path], tuple[float, float]]) -> tuple[float, float]:
+    """Events per second of wall time, and CPU microseconds per event (all threads)."""
     root = Path(tempfile.mkdtemp(prefix="assetline-bench-"))
     try:
-        return count / once(root)
+        wall, cpu = once(root)
+        return count / wall, cpu / count * 1e6
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -132,15 +135,18 @@ def bench_ingest(count: int, runs: int, batch: int) -> None:
     print(f"  load average before: {_load()}")
     events = fan_out_events(count)
     keys = _keys(events)
-    paths: dict[str, Callable[[Path], float]] = {
+    paths: dict[str, Callable[[Path], tuple[float, float]]] = {
         "(a) raw lmdb puts        ": lambda root: run_raw(root, events, keys, batch),
         "(b) Store.write          ": lambda root: run_store(root, events, batch),
         "(c) BatchingWriter       ": lambda root: run_writer(root, events, batch),
     }
     rates: dict[str, list[float]] = {label: [] for label in paths}
+    cpus: dict[str, list[float]] = {label: [] for label in paths}
     for _ in range(runs):
         for label, once in paths.items():
-            rates[label].append(_rate(count, once))
+            rate, cpu = _rate(count, once)
+            rates[label].append(rate)
+            cpus[label].append(cpu)
     # A ratio compares runs of one round (seconds apart), so a machine that slows down for a
     # while (other work on its 2 cores) does not skew it; the median of the rounds is shown.
     raw_label = next(iter(rates))
@@ -149,6 +155,12 @@ def bench_ingest(count: int, runs: int, batch: int) -> None:
         ratios = [mine / raw for mine, raw in zip(found, rates[raw_label], strict=True)]
         ratio = "" if label == raw_label else f"{statistics.median(ratios):6.1%} of raw"
         print(f"  {label}{rate:12,.0f} events/s   {ratio:12} (runs: {_fmt(found)})")
+    # CPU time is what other work on the machine disturbs least: the same comparison in it.
+    print("  CPU per event (process time, all threads; median), and raw's share of it:")
+    for label, found in cpus.items():
+        ratios = [raw / mine for mine, raw in zip(found, cpus[raw_label], strict=True)]
+        ratio = "" if label == raw_label else f"{statistics.median(ratios):6.1%} of raw"
+        print(f"  {label}{statistics.median(found):9.2f} µs/event  {ratio}")
     print(f"  load average after: {_load()}")
 
 

@@ -139,6 +139,17 @@ def run(
         typer.Option("--address", help="Join this Ray cluster (ray://host:10001 or auto)."),
     ] = None,
     home: HomeOption = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            "--storage",
+            envvar="ASSETLINE_STORAGE",
+            help="Internal storage for task files: a folder every node reads, or "
+            "s3://bucket/prefix (endpoint and AWS_* credentials from this environment are sent "
+            "with each task). Default: <home>/storage.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run a flow on Ray and record what it touched."""
@@ -161,11 +172,18 @@ def run(
         progress = LineProgress()
     try:
         if progress is None:
-            summary = run_flow(loaded, given, home=_home(home), ray_address=address)
+            summary = run_flow(
+                loaded, given, home=_home(home), ray_address=address, storage=storage
+            )
         else:
             with progress:
                 summary = run_flow(
-                    loaded, given, home=_home(home), ray_address=address, progress=progress
+                    loaded,
+                    given,
+                    home=_home(home),
+                    ray_address=address,
+                    progress=progress,
+                    storage=storage,
                 )
     except InputError as exc:
         raise _fail(str(exc), 2) from exc
@@ -383,6 +401,8 @@ def _mount_optional() -> None:
         "scheduler.cli_flows",
         "scheduler.cli_server",
         "scheduler.cli_impact",
+        "scheduler.cli_submit",
+        "scheduler.cli_ui",
     ):
         try:
             module = importlib.import_module(name)

@@ -24,8 +24,11 @@ from scheduler.inputs import resolve_inputs
 from scheduler.packing import PackingBackend
 from scheduler.templating import Renderer
 from store import BatchingWriter, Store
+from workers.storage import storage_settings
 
 DEFAULT_HOME = ".assetline"
+#: The internal storage's root when `run_flow` is given none (else `<home>/storage`).
+STORAGE_ENV = "ASSETLINE_STORAGE"
 
 
 def default_home() -> Path:
@@ -108,7 +111,11 @@ def run_flow(
                 )
                 return [asset.to_json() for asset in found]
 
-            storage_root = storage or str((store.home / "storage").resolve())
+            storage_root = (
+                storage or os.environ.get(STORAGE_ENV) or str((store.home / "storage").resolve())
+            )
+            # workers on other nodes never see this process's environment: each spec carries it
+            storage_env = storage_settings(storage_root, os.environ)
             with ray_session(ray_address if backend is None else None):
                 executor = Executor(
                     flow,
@@ -122,6 +129,7 @@ def run_flow(
                     progress=progress,
                     trigger=trigger,
                     secrets=_secret_inputs(flow, resolved),
+                    task_env=(lambda _node: storage_env) if storage_env else None,
                     services={
                         "store": store,
                         "writer": writer,

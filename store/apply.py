@@ -4,8 +4,9 @@
 set aside); `BatchApplier.apply_all` reads what the batch's task runs need with one `getmulti`
 per database, applies the events in order, and `finish` writes everything at the end with one
 `putmulti` per database: assets touched several times in a batch are read, merged and encoded
-once, index entries change only where an asset's indexed attributes changed, and the event log
-is appended in order.
+once, index entries change only where an asset's indexed attributes changed (one entry for the
+type and namespace, one per metadata key), each lineage edge is one record per direction that
+holds its latest run, and the event log is appended in order.
 
 Rules (the store's semantics; ARCHITECTURE.md and `Store.write` say the same):
 
@@ -42,21 +43,35 @@ from store.environment import Databases
 from store.errors import CodecError
 from store.intake import PreparedBatch
 from store.keys import (
+    CACHED_KINDS,
+    KIND_KEYS,
     MAX_KEY,
+    META_KEYS,
+    edge_head,
+    edge_key,
     fit,
     index_entries,
-    pair_key,
+    meta_index_key,
     prefix,
     time_key,
     u16,
     u64,
 )
-from store.records import EDGE_RUN, USAGE_INPUT, USAGE_OUTPUT
+from store.records import EDGE_RUN, EDGE_RUN_SIZE, USAGE_INPUT, USAGE_OUTPUT
 
 PRODUCING_STATES = codec.PRODUCING_STATES
 AssetChange = codec.AssetChange
 #: u16(position) of an asset within its event, for the first ones (the usual case).
 _POSITIONS = [u16(i) for i in range(256)]
+#: Lineage keys written inline when the near id is this short (`keys.edge_head`) and the
+#: pair this short (the 2-byte length prefix and both ids within LMDB's key limit).
+_SHORT_HEAD = 254
+_SHORT_PAIR = MAX_KEY - 2
+
+
+def _index_entries_of(asset: codec.Asset) -> list[bytes]:
+    """Every index entry of an asset (`keys.index_entries`)."""
+    return index_entries(asset.type, asset.namespace, asset.metadata)
 
 
 def _group(asset_id: str) -> bytes:
@@ -410,17 +425,13 @@ class BatchApplier:
             del self._pairs[pair]
         txn, dbs = self.txn, self.dbs
         me = asset_id.encode()
-        for forward, backward, outgoing in (
-            (dbs.edges_down, dbs.edges_up, True),
-            (dbs.edges_up, dbs.edges_down, False),
-        ):
-            cursor = txn.cursor(db=forward)
-            others = list(cursor.iternext_dup(keys=False)) if cursor.set_key(me) else []
-            for other in others:
-                txn.delete(other, me, db=backward)
-                up, down = (me, other) if outgoing else (other, me)
-                txn.delete(pair_key(up, down), db=dbs.edge_runs)
-            txn.delete(me, db=forward)
+        head = edge_head(me)
+        for near, far in ((dbs.lineage_down, dbs.lineage_up), (dbs.lineage_up, dbs.lineage_down)):
+            cursor = txn.cursor(db=near)
+            found = cursor.set_range(head)
+            while found and cursor.key().startswith(head):
+                txn.delete(edge_key(cursor.value()[EDGE_RUN_SIZE:], me), db=far)
+                found = cursor.delete()
 
     # -- writing it all -------------------------------------------------------------------------
 
@@ -444,78 +455,89 @@ class BatchApplier:
     def _finish_assets(self) -> None:
         txn, dbs = self.txn, self.dbs
         puts: list[tuple[bytes, bytes]] = []
-        # Index entries to add, as two flat lists (zipped at the end: no tuple per entry here).
-        entries: list[bytes] = []
-        owners: list[bytes] = []
+        add_put = puts.append
+        added: list[tuple[bytes, bytes]] = []  # index entries to add: (entry, asset id)
+        add = added.append
         index = txn.cursor(db=dbs.index)
         assets, originals = self._assets, self._original
         encode = _encoder.encode
+        kind_keys, meta_keys, cached = KIND_KEYS, META_KEYS, CACHED_KINDS
         for asset_id in self._dirty:
             asset = assets[asset_id]
             original = originals[asset_id]
             key = asset_id.encode()
             if original is None:  # the common case: a new asset, nothing to compare
-                if asset is not None:
-                    new = index_entries(asset.type, asset.namespace, asset.metadata)
-                    entries += new
-                    owners += [key] * len(new)
-            else:
-                old = set(index_entries(original.type, original.namespace, original.metadata))
-                changed = (
-                    set(index_entries(asset.type, asset.namespace, asset.metadata))
-                    if asset is not None
-                    else set()
-                )
-                for entry in old - changed:
-                    if index.set_key_dup(entry, key):
-                        index.delete()
-                for entry in changed - old:
-                    entries.append(entry)
-                    owners.append(key)
+                if asset is None:
+                    continue
+                add_put((key, encode(asset)))
+                kind = kind_keys.get((asset.type, asset.namespace))
+                if kind is None:
+                    added += [(entry, key) for entry in _index_entries_of(asset)]
+                    continue
+                add((kind, key))
+                metadata = asset.metadata
+                if metadata:
+                    for name, value in metadata.items():
+                        cls = value.__class__
+                        entry = meta_keys.get((name, cls, value)) if cls in cached else None
+                        add((entry or meta_index_key(name, value), key))
+                continue
+            old = set(_index_entries_of(original))
+            changed = set(_index_entries_of(asset)) if asset is not None else set()
+            for entry in old - changed:
+                if index.set_key_dup(entry, key):
+                    index.delete()
+            added += [(entry, key) for entry in changed - old]
             if asset is not None:
-                puts.append((key, encode(asset)))
-            elif original is not None:
+                add_put((key, encode(asset)))
+            else:
                 txn.delete(key, db=dbs.assets)
         _putmulti(txn, dbs.assets, sorted(puts))
         # Unsorted on purpose: LMDB takes these about as fast in any order as sorting would gain.
-        if entries:
-            index.putmulti(zip(entries, owners, strict=True), dupdata=False)
+        if added:
+            index.putmulti(added, dupdata=False)
 
     def _finish_edges(self) -> None:
+        """One record per edge and direction, holding the latest run linking the pair."""
         if not self._pairs:
             return
         txn, dbs = self.txn, self.dbs
-        run_keys: list[bytes] = []
-        runs: list[bytes] = []
-        sources: list[bytes] = []
-        targets: list[bytes] = []
+        downs: list[tuple[bytes, bytes]] = []
+        ups: list[tuple[bytes, bytes]] = []
+        add_down, add_up = downs.append, ups.append
         original = self._original
-        pack, unpack = EDGE_RUN.pack, EDGE_RUN.unpack
-        #: upstream id -> (its key bytes, the pair key's head), for the few shared inputs.
+        pack, unpack_from, u16_ = EDGE_RUN.pack, EDGE_RUN.unpack_from, u16
+        #: upstream id -> (its key bytes, its lineage head), for the few shared inputs.
         heads: dict[str, tuple[bytes, bytes]] = {}
         for (source, target), (end, seq) in self._pairs.items():
             head = heads.get(source)
             if head is None:
                 source_key = source.encode()
-                head = heads[source] = (source_key, u16(len(source_key)) + source_key)
-            source_key = head[0]
+                head = heads[source] = (source_key, edge_head(source_key))
+            source_key, source_head = head
             target_key = target.encode()
-            key = head[1] + target_key
+            size = len(target_key)
+            key = source_head + target_key
             if len(key) > MAX_KEY:
-                key = pair_key(source_key, target_key)
+                key = edge_key(source_key, target_key)
             # An asset new in this batch (the usual fan-out output) has no edge yet.
-            held = None if original.get(target, 1) is None else txn.get(key, db=dbs.edge_runs)
-            if held is None or unpack(held)[1] <= end:
-                run_keys.append(key)
-                runs.append(pack(seq, end))
-            sources.append(source_key)
-            targets.append(target_key)
+            if original.get(target, 1) is not None:
+                held = txn.get(key, db=dbs.lineage_down)
+                if held is not None and unpack_from(held)[1] > end:
+                    continue
+            run = pack(seq, end)
+            add_down((key, run + target_key))
+            add_up(
+                (
+                    u16_(size) + target_key + source_key
+                    if size <= _SHORT_HEAD and size + len(source_key) <= _SHORT_PAIR
+                    else edge_key(target_key, source_key),
+                    run + source_key,
+                )
+            )
         # Unsorted: see _finish_assets.
-        txn.cursor(db=dbs.edge_runs).putmulti(zip(run_keys, runs, strict=True))
-        down = zip(sources, targets, strict=True)
-        txn.cursor(db=dbs.edges_down).putmulti(down, dupdata=False)
-        up = zip(targets, sources, strict=True)
-        txn.cursor(db=dbs.edges_up).putmulti(up, dupdata=False)
+        txn.cursor(db=dbs.lineage_down).putmulti(downs)
+        txn.cursor(db=dbs.lineage_up).putmulti(ups)
 
     def _finish_executions(self) -> None:
         txn, dbs = self.txn, self.dbs

@@ -21,10 +21,14 @@ from typing import Any, Final
 
 import lmdb
 
+from store import upgrade
 from store.errors import StoreError, StoreLockedError, StoreVersionError
 
 #: The on-disk layout this code writes and reads. Bump it when a database changes meaning.
-FORMAT_VERSION: Final = 1
+#: Format 2 keeps one record per lineage edge and direction, and an asset's type and namespace
+#: under one index entry; a format-1 store is upgraded in place when opened for writing
+#: (`store.upgrade`).
+FORMAT_VERSION: Final = 2
 FORMAT_KEY: Final = b"format"
 
 #: name -> sorted duplicates?
@@ -33,9 +37,8 @@ _DATABASES: Final = {
     "assets": False,
     "index": True,
     "usages": False,
-    "edges_down": True,
-    "edges_up": True,
-    "edge_runs": False,
+    "lineage_down": False,
+    "lineage_up": False,
     "executions": False,
     "exec_by_start": False,
     "exec_by_flow": False,
@@ -53,11 +56,12 @@ class Databases:
 
     meta: Any
     assets: Any  # asset id -> codec.Asset
-    index: Any  # t\0type | n\0namespace | m\0key\0json(value)  -> asset ids (dupsort)
+    index: Any  # kind_key(type, namespace) | m\0key\0json(value)  -> asset ids (dupsort)
     usages: Any  # prefix(asset) + seq + position -> b"I" | b"O" (the run is the log entry)
-    edges_down: Any  # upstream asset id -> downstream asset ids (dupsort)
-    edges_up: Any  # downstream asset id -> upstream asset ids (dupsort)
-    edge_runs: Any  # pair_key(up, down) -> records.EDGE_RUN (seq, end) of the latest task run
+    #: edge_key(upstream, downstream) -> records.EDGE_RUN (seq, end of the latest task run
+    #: linking them) + the downstream id; lineage_up the same, keyed and ending the other way.
+    lineage_down: Any
+    lineage_up: Any
     executions: Any  # fit(execution id) -> codec.ExecutionEvent (the latest)
     exec_by_start: Any  # time_key(start) + fit(id) -> execution id
     exec_by_flow: Any  # prefix(flow id) + time_key(start) + fit(id) -> execution id
@@ -125,7 +129,7 @@ def _open(path: Path, *, readonly: bool, map_size: int) -> SharedEnv:
         env = lmdb.open(
             str(path),
             map_size=map_size,
-            max_dbs=len(_DATABASES) + 1,
+            max_dbs=len(_DATABASES) + 1 + len(upgrade.RETIRED),
             readonly=readonly,
             max_readers=256,
             max_spare_txns=4,
@@ -150,17 +154,25 @@ def _open_databases(env: Any, path: Path, *, readonly: bool) -> Databases:
             # own. The version first: a newer format may not have the databases this expects.
             meta = env.open_db(b"meta", create=False)
             with env.begin() as txn:
-                check_format(path, txn.get(FORMAT_KEY, db=meta))
+                version = check_format(path, txn.get(FORMAT_KEY, db=meta))
+            if version is not None and version < FORMAT_VERSION:
+                raise StoreVersionError(
+                    f"the store at {path} is in format {version}, written by an older "
+                    f"assetline; open it once for writing (any command that writes to it) to "
+                    f"upgrade it in place to format {FORMAT_VERSION}"
+                )
             for name, dupsort in _DATABASES.items():
                 handles[name] = env.open_db(name.encode(), create=False, dupsort=dupsort)
         else:
             with env.begin(write=True) as txn:
                 meta = env.open_db(b"meta", txn=txn)
                 stored = txn.get(FORMAT_KEY, db=meta)
-                check_format(path, stored)
+                version = check_format(path, stored)
                 for name, dupsort in _DATABASES.items():
                     handles[name] = env.open_db(name.encode(), txn=txn, dupsort=dupsort)
-                if stored is None:
+                if version is not None and version < FORMAT_VERSION:
+                    upgrade.upgrade(env, txn, Databases(**handles), version)
+                if version != FORMAT_VERSION:
                     txn.put(FORMAT_KEY, str(FORMAT_VERSION).encode(), db=meta)
     except lmdb.NotFoundError as exc:
         raise StoreError(f"{path} is not an assetline store (a database is missing)") from exc
@@ -169,10 +181,10 @@ def _open_databases(env: Any, path: Path, *, readonly: bool) -> Databases:
     return Databases(**handles)
 
 
-def check_format(path: Path, stored: bytes | None) -> None:
-    """Refuse a store written in a format newer than FORMAT_VERSION."""
+def check_format(path: Path, stored: bytes | None) -> int | None:
+    """The store's format version (None for a new store); refuse one newer than FORMAT_VERSION."""
     if stored is None:
-        return
+        return None
     try:
         version = int(stored)
     except ValueError as exc:
@@ -182,3 +194,4 @@ def check_format(path: Path, stored: bytes | None) -> None:
             f"the store at {path} was written by a newer assetline (format {version}); this "
             f"one reads up to {FORMAT_VERSION}; upgrade assetline"
         )
+    return version

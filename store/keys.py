@@ -29,10 +29,14 @@ _HASHED: Final = b"\xff"
 _U64: Final = struct.Struct(">Q")
 _U16: Final = struct.Struct(">H")
 
-#: Index key prefixes (one sorted-duplicates database holds all three indexes).
-TYPE_PREFIX: Final = b"t\x00"
-NAMESPACE_PREFIX: Final = b"n\x00"
+#: Index key prefixes (one sorted-duplicates database holds both indexes): an asset's type and
+#: namespace together under one `kind_key`, each metadata key=value under a `meta_key`.
+KIND_PREFIX: Final = b"c\x00"
 META_PREFIX: Final = b"m\x00"
+#: A type or namespace longer than this is hashed inside a kind key (which stays under 511).
+_KIND_PART: Final = 240
+#: An id longer than this is hashed at the head of a lineage key.
+_EDGE_HEAD: Final = 254
 
 _json = msgspec.json.Encoder(order="sorted")
 
@@ -81,21 +85,46 @@ def json_form(value: Any) -> bytes:
         raise InvalidEventError(f"metadata value {value!r} is not JSON: {exc}") from exc
 
 
-def type_key(asset_type: str) -> bytes:
-    return fit(TYPE_PREFIX + asset_type.encode())
+def kind_part(text: str) -> bytes:
+    """A type or a namespace as it appears in a kind key (hashed when long)."""
+    raw = text.encode()
+    return raw if len(raw) <= _KIND_PART else _HASHED + hashlib.sha256(raw).digest()
 
 
-def namespace_key(namespace: str) -> bytes:
-    return fit(NAMESPACE_PREFIX + namespace.encode())
+def kind_key(asset_type: str, namespace: str) -> bytes:
+    """The index key of every asset of one type in one namespace: the two together, so that
+    an asset costs one entry for both; `type_prefix` groups a type's keys for a scan."""
+    return type_prefix(asset_type) + kind_part(namespace)
+
+
+def type_prefix(asset_type: str) -> bytes:
+    """What every kind key of `asset_type` starts with (the type's part is length-prefixed)."""
+    part = kind_part(asset_type)
+    return KIND_PREFIX + _U16.pack(len(part)) + part
+
+
+def kind_namespace(key: bytes) -> bytes:
+    """The namespace part of a kind key (compare it with `kind_part(namespace)`)."""
+    return key[4 + _U16.unpack_from(key, 2)[0] :]
 
 
 def meta_key(key: str, value: Any) -> bytes:
     return fit(META_PREFIX + key.encode() + b"\x00" + json_form(value))
 
 
-def pair_key(upstream: bytes, downstream: bytes) -> bytes:
-    """The key of one lineage edge's latest task run (upstream and downstream asset keys)."""
-    return fit(u16(len(upstream)) + upstream + downstream)
+def edge_head(asset_key: bytes) -> bytes:
+    """What the lineage keys of one asset start with: its id, length-prefixed (or its hash)."""
+    if len(asset_key) <= _EDGE_HEAD:
+        return _U16.pack(len(asset_key)) + asset_key
+    return _HASHED + _HASHED + hashlib.sha256(asset_key).digest()
+
+
+def edge_key(near: bytes, far: bytes) -> bytes:
+    """The key of the lineage edge between `near` (whose head starts it) and `far`."""
+    head = edge_head(near)
+    if len(head) + len(far) <= MAX_KEY:
+        return head + far
+    return head + _HASHED + hashlib.sha256(far).digest()
 
 
 def time_key(seconds: float) -> bytes:
@@ -116,32 +145,28 @@ def taskrun_key(execution_id: str, taskrun_id: str, attempt: int) -> bytes:
 #: compute that key once. Only str, int and bool values are cached: their equality matches their
 #: JSON form once the type is part of the slot (floats do not: 0.0 == -0.0). Bounded: a cache
 #: is cleared when it grows past _CACHE_MAX.
-_type_keys: dict[str, bytes] = {}
-_namespace_keys: dict[str, bytes] = {}
-_meta_keys: dict[tuple[str, type, Any], bytes] = {}
+#: The caches are read directly by the writer's hot loop (`store.apply`), filled here.
+KIND_KEYS: dict[tuple[str, str], bytes] = {}
+META_KEYS: dict[tuple[str, type, Any], bytes] = {}
+_kind_keys = KIND_KEYS
+_meta_keys = META_KEYS
 _CACHE_MAX = 100_000
-_CACHED_KINDS = frozenset({str, int, bool})
+CACHED_KINDS: Final = frozenset({str, int, bool})
+_CACHED_KINDS = CACHED_KINDS
 
 
-def _type_index_key(asset_type: str) -> bytes:
-    found = _type_keys.get(asset_type)
+def _kind_index_key(asset_type: str, namespace: str) -> bytes:
+    slot = (asset_type, namespace)
+    found = _kind_keys.get(slot)
     if found is None:
-        if len(_type_keys) >= _CACHE_MAX:
-            _type_keys.clear()
-        found = _type_keys[asset_type] = type_key(asset_type)
+        if len(_kind_keys) >= _CACHE_MAX:
+            _kind_keys.clear()
+        found = _kind_keys[slot] = kind_key(asset_type, namespace)
     return found
 
 
-def _namespace_index_key(namespace: str) -> bytes:
-    found = _namespace_keys.get(namespace)
-    if found is None:
-        if len(_namespace_keys) >= _CACHE_MAX:
-            _namespace_keys.clear()
-        found = _namespace_keys[namespace] = namespace_key(namespace)
-    return found
-
-
-def _meta_index_key(name: str, value: Any) -> bytes:
+def meta_index_key(name: str, value: Any) -> bytes:
+    """`meta_key`, through the cache."""
     kind = value.__class__
     if kind not in _CACHED_KINDS:
         return meta_key(name, value)
@@ -155,17 +180,14 @@ def _meta_index_key(name: str, value: Any) -> bytes:
 
 
 def index_entries(asset_type: str, namespace: str, metadata: dict[str, Any]) -> list[bytes]:
-    """Every index entry of an asset, each once: its type, its namespace, each metadata
-    key=value (the three kinds have distinct prefixes, and metadata keys are unique)."""
-    entries = [
-        _type_keys.get(asset_type) or _type_index_key(asset_type),
-        _namespace_keys.get(namespace) or _namespace_index_key(namespace),
-    ]
+    """Every index entry of an asset, each once: its type and namespace (one kind key), each
+    metadata key=value (the two have distinct prefixes, and metadata keys are unique)."""
+    entries = [_kind_keys.get((asset_type, namespace)) or _kind_index_key(asset_type, namespace)]
     if metadata:
         meta = _meta_keys
         cached = _CACHED_KINDS
         for name, value in metadata.items():
             kind = value.__class__
             found = meta.get((name, kind, value)) if kind in cached else None
-            entries.append(found or _meta_index_key(name, value))
+            entries.append(found or meta_index_key(name, value))
     return entries

@@ -19,6 +19,7 @@ This module never writes.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -26,19 +27,22 @@ from store import codec
 from store.environment import Databases
 from store.errors import AssetNotFound, CodecError
 from store.keys import (
+    KIND_PREFIX,
+    edge_head,
     fit,
     from_u64,
     json_form,
+    kind_key,
+    kind_namespace,
+    kind_part,
     meta_key,
-    namespace_key,
-    pair_key,
     prefix,
-    type_key,
+    type_prefix,
     u64,
 )
 from store.lineage_graph import LineageEdge, LineageGraph, LineageNode
 from store.records import DIRECTIONS as USAGE_DIRECTIONS
-from store.records import EDGE_RUN, TaskRunView, decode_task_run_view
+from store.records import EDGE_RUN, EDGE_RUN_SIZE, TaskRunView, decode_task_run_view
 
 DIRECTIONS = ("up", "down", "both")
 
@@ -62,12 +66,29 @@ class AssetFilter:
         self.q = q.casefold() if q else None
 
     def index_keys(self) -> list[bytes]:
+        """The metadata filters' index keys (each holds exactly the assets that match it)."""
+        return [meta_key(key, value) for key, value in self.metadata.items()]
+
+    def kind_keys(self, txn: Any, dbs: Databases) -> list[bytes] | None:
+        """The kind keys whose assets match the type and namespace filters (their union), or
+        None when neither is given. A type alone scans its keys; a namespace alone scans
+        every kind key (one per type and namespace in use, a short walk)."""
+        if self.type is None and self.namespace is None:
+            return None
+        if self.type is not None and self.namespace is not None:
+            return [kind_key(self.type, self.namespace)]
+        start = type_prefix(self.type) if self.type is not None else KIND_PREFIX
+        wanted = kind_part(self.namespace) if self.namespace is not None else None
+        cursor = txn.cursor(db=dbs.index)
+        found = cursor.set_range(start)
         keys = []
-        if self.type is not None:
-            keys.append(type_key(self.type))
-        if self.namespace is not None:
-            keys.append(namespace_key(self.namespace))
-        keys.extend(meta_key(key, value) for key, value in self.metadata.items())
+        while found:
+            key = cursor.key()
+            if not key.startswith(start):
+                break
+            if wanted is None or kind_namespace(key) == wanted:
+                keys.append(key)
+            found = cursor.next_nodup()
         return keys
 
     def __call__(self, asset: codec.Asset) -> bool:
@@ -122,9 +143,8 @@ def find_assets(
         if asset is None or (after is not None and id <= after) or not check(asset):
             return []
         return [asset]
-    keys = check.index_keys()
     found: list[codec.Asset] = []
-    for candidate in _candidates(txn, dbs, keys, after):
+    for candidate in _candidates(txn, dbs, check, after):
         data = txn.get(candidate, db=dbs.assets)
         if data is None:
             continue
@@ -136,33 +156,58 @@ def find_assets(
     return found
 
 
-def _candidates(txn: Any, dbs: Databases, keys: list[bytes], after: str | None) -> Iterator[bytes]:
-    """Asset ids (in id order, after `after`) that hold every index key; all ids if none."""
+def _candidates(txn: Any, dbs: Databases, check: AssetFilter, after: str | None) -> Iterator[bytes]:
+    """Asset ids in id order, after `after`, among those the index holds for the filters (all
+    ids when none is indexed). The smallest filter drives; the other metadata filters are
+    checked in the index, the type and namespace on the records (`check`)."""
     start = after.encode() if after is not None else None
-    if not keys:
-        cursor = txn.cursor(db=dbs.assets)
-        found = cursor.set_range(start) if start is not None else cursor.first()
-        while found:
-            key = cursor.key()
-            if key != start:
-                yield key
-            found = cursor.next()
-        return
-    cursors = []
-    for key in set(keys):
+    # Each source: (its size, the index keys whose union it is).
+    sources: list[tuple[int, list[bytes]]] = []
+    kinds = check.kind_keys(txn, dbs)
+    counter = txn.cursor(db=dbs.index)
+    if kinds is not None:
+        size = sum(counter.count() for key in kinds if counter.set_key(key))
+        if size == 0:
+            return
+        sources.append((size, kinds))
+    others = []
+    for key in set(check.index_keys()):
         cursor = txn.cursor(db=dbs.index)
         if not cursor.set_key(key):
             return  # nothing holds this key
-        cursors.append((cursor.count(), key, cursor))
-    cursors.sort(key=lambda item: item[0])
-    _, drive_key, drive = cursors[0]
-    others = [(key, cursor) for _, key, cursor in cursors[1:]]
-    found = drive.set_range_dup(drive_key, start) if start is not None else True
-    while found:
-        candidate = drive.value()
-        if candidate != start and all(c.set_key_dup(k, candidate) for k, c in others):
+        sources.append((cursor.count(), [key]))
+        others.append((key, cursor))
+    if not sources:
+        yield from _all_ids(txn, dbs, start)
+        return
+    sources.sort(key=lambda source: source[0])
+    drive = sources[0][1]
+    checks = [(key, cursor) for key, cursor in others if [key] != drive]
+    lists = [_index_ids(txn, dbs, key, start) for key in drive]
+    for candidate in lists[0] if len(lists) == 1 else heapq.merge(*lists):
+        if candidate != start and all(c.set_key_dup(k, candidate) for k, c in checks):
             yield candidate
-        found = drive.next_dup()
+
+
+def _all_ids(txn: Any, dbs: Databases, start: bytes | None) -> Iterator[bytes]:
+    cursor = txn.cursor(db=dbs.assets)
+    found = cursor.set_range(start) if start is not None else cursor.first()
+    while found:
+        key = cursor.key()
+        if key != start:
+            yield key
+        found = cursor.next()
+
+
+def _index_ids(txn: Any, dbs: Databases, key: bytes, start: bytes | None) -> Iterator[bytes]:
+    """The asset ids under one index key, in id order, from `start` on."""
+    cursor = txn.cursor(db=dbs.index)
+    if not cursor.set_key(key):
+        return
+    found = cursor.set_range_dup(key, start) if start is not None else True
+    while found:
+        yield cursor.value()
+        found = cursor.next_dup()
 
 
 def iter_asset_page(txn: Any, dbs: Databases, after: str | None, size: int) -> list[codec.Asset]:
@@ -262,7 +307,7 @@ def _walk(
     nodes: dict[str, LineageNode],
     edges: dict[tuple[str, str], None],
 ) -> None:
-    db = dbs.edges_up if way == "up" else dbs.edges_down
+    db = dbs.lineage_up if way == "up" else dbs.lineage_down
     cursor = txn.cursor(db=db)
     runs = _RunCache(txn, dbs)
     frontier = [start.encode()]
@@ -272,20 +317,29 @@ def _walk(
         hops += 1
         following: list[bytes] = []
         for here in frontier:
-            others = list(cursor.iternext_dup(keys=False)) if cursor.set_key(here) else []
-            for other in others:
+            head = edge_head(here)
+            found = cursor.set_range(head)
+            links = []
+            while found:
+                key, value = cursor.item()
+                if not key.startswith(head):
+                    break
+                links.append(value)
+                found = cursor.next()
+            for value in links:
+                seq, _ = EDGE_RUN.unpack_from(value)
+                other = value[EDGE_RUN_SIZE:]
                 upstream, downstream = (other, here) if way == "up" else (here, other)
-                data = txn.get(pair_key(upstream, downstream), db=dbs.edge_runs)
                 other_id = other.decode()
                 if other_id not in nodes:
                     asset = get_asset(txn, dbs, other_id)
                     nodes[other_id] = (
                         _asset_node(asset) if asset else LineageNode(id=other_id, kind="asset")
                     )
-                if data is None:  # an edge without its run: link the assets directly
+                if seq == 0:  # an edge without its run (from format 1): link the assets
                     edges[(upstream.decode(), downstream.decode())] = None
                 else:
-                    run = runs.get(u64(EDGE_RUN.unpack(data)[0]))
+                    run = runs.get(u64(seq))
                     nodes.setdefault(run.taskrun_id, _task_node(run))
                     edges[(upstream.decode(), run.taskrun_id)] = None
                     edges[(run.taskrun_id, downstream.decode())] = None

@@ -2,8 +2,9 @@
 views that read only what a query needs out of an event-log entry.
 
 Usages and lineage edges point into the event log instead of copying the task run: a usage's
-value is its direction, an edge's is the sequence and end time of its latest task run. The
-views below decode just those task-run fields from a log entry (msgspec skips the rest).
+value is its direction, an edge's is the sequence and end time of its latest task run followed
+by the id at its far end (`EDGE_RUN`, then the id's UTF-8). The views below decode just those
+task-run fields from a log entry (msgspec skips the rest).
 
 No I/O here.
 """
@@ -17,8 +18,11 @@ import msgspec
 
 from store.errors import CodecError
 
-#: edge_runs value: (seq of the task run's log entry, its end time).
+#: The head of a lineage value: (seq of the task run's log entry, its end time); the far
+#: asset's id follows. A seq of 0 means the run is unknown (an edge kept from format 1 without
+#: one): the assets are linked directly.
 EDGE_RUN: Final = struct.Struct(">Qd")
+EDGE_RUN_SIZE: Final = EDGE_RUN.size
 USAGE_INPUT: Final = b"I"
 USAGE_OUTPUT: Final = b"O"
 DIRECTIONS: Final = {USAGE_INPUT: "INPUT", USAGE_OUTPUT: "OUTPUT"}

@@ -204,7 +204,7 @@ class TaskContext:
     @property
     def storage(self) -> InternalStorage:
         if self._storage is None:
-            self._storage = InternalStorage.from_root(self.spec.storage)
+            self._storage = InternalStorage.from_root(self.spec.storage, env=self.spec.env)
         return self._storage
 
     def put_file(self, local: Path, name: str | None = None) -> str:

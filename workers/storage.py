@@ -7,7 +7,10 @@ tasks read back (`inputFiles`, `databaseUri`...).
 The root is either a local folder (one machine, or a folder every node mounts) or
 `s3://bucket/prefix` for clusters. S3 goes through boto3 with the standard AWS environment
 variables (`AWS_ACCESS_KEY_ID`, `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL`...);
-`ASSETLINE_STORAGE_ENDPOINT`, when set, overrides the endpoint (MinIO, moto, Ceph...).
+`ASSETLINE_STORAGE_ENDPOINT`, when set, overrides the endpoint (MinIO, moto, Ceph...). A Ray
+worker does not see the driver's environment (its raylet started earlier), so the driver copies
+these settings (`storage_settings`) into each task run's env, and `from_root(root, env=...)`
+reads that env first, then the worker's own.
 
 This module knows nothing of tasks, flows or the store; every failure is a `StorageError`.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Final, cast
 from urllib.parse import quote, unquote, urlsplit
@@ -24,6 +28,25 @@ from workers.errors import StorageError
 
 SCHEME: Final = "kestra://"
 ENDPOINT_ENV: Final = "ASSETLINE_STORAGE_ENDPOINT"
+#: The variables an S3 storage reads: endpoint, credentials, region.
+S3_SETTINGS: Final = (
+    ENDPOINT_ENV,
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+)
+
+
+def storage_settings(root: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """What a worker on another node needs to reach `root`, taken from `environ` (the driver's):
+    the S3 settings that are set for an `s3://` root, nothing for a local folder."""
+    if not root.startswith("s3://"):
+        return {}
+    return {name: environ[name] for name in S3_SETTINGS if environ.get(name)}
 
 
 def _segment(value: str, what: str) -> str:
@@ -80,14 +103,15 @@ class InternalStorage:
         self.root = root
 
     @classmethod
-    def from_root(cls, root: str) -> InternalStorage:
-        """A local folder path (created on first put), or `s3://bucket/prefix`."""
+    def from_root(cls, root: str, env: Mapping[str, str] | None = None) -> InternalStorage:
+        """A local folder path (created on first put), or `s3://bucket/prefix`; an S3 root takes
+        its settings (`S3_SETTINGS`) from `env` first, then from this process's environment."""
         if not root:
             raise StorageError(
                 "no internal storage configured for this task run (empty storage root)"
             )
         if root.startswith("s3://"):
-            return S3Storage(root)
+            return S3Storage(root, env)
         if "://" in root:
             raise StorageError(
                 f"unsupported internal-storage root {root!r}: use a local folder or s3://bucket"
@@ -176,8 +200,9 @@ def _s3_errors() -> tuple[type[Exception], ...]:
 class S3Storage(InternalStorage):
     """Files under an S3 (or S3-compatible) bucket prefix, through boto3."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, env: Mapping[str, str] | None = None) -> None:
         super().__init__(root)
+        self.env = {name: value for name, value in (env or {}).items() if name in S3_SETTINGS}
         parsed = urlsplit(root)
         if not parsed.netloc:
             raise StorageError(f"invalid S3 storage root {root!r}: expected s3://bucket/prefix")
@@ -189,8 +214,28 @@ class S3Storage(InternalStorage):
         if self._client is None:
             import boto3
 
-            endpoint = os.environ.get(ENDPOINT_ENV) or None
-            self._client = boto3.client("s3", endpoint_url=endpoint)
+            env = self.env
+            endpoint = (
+                env.get(ENDPOINT_ENV)
+                or os.environ.get(ENDPOINT_ENV)
+                or env.get("AWS_ENDPOINT_URL_S3")
+                or env.get("AWS_ENDPOINT_URL")
+                or None
+            )
+            keys: dict[str, str] = {}
+            if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+                keys = {
+                    "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
+                    "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
+                }
+                if env.get("AWS_SESSION_TOKEN"):
+                    keys["aws_session_token"] = env["AWS_SESSION_TOKEN"]
+            region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None
+            try:
+                session = boto3.session.Session(region_name=region, **keys)
+                self._client = session.client("s3", endpoint_url=endpoint)
+            except _s3_errors() as exc:
+                raise StorageError(f"cannot set up S3 access for {self.root}: {exc}") from exc
         return self._client
 
     def _object_key(self, key: str) -> str:

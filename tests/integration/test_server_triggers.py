@@ -69,7 +69,7 @@ class ServerProcess:
         self.log = log
         self.handle = log.open("a")
         self.proc = subprocess.Popen(
-            [ASSETLINE, "server", "--home", str(home), "--address", address],
+            [ASSETLINE, "server", "--no-ui", "--home", str(home), "--address", address],
             stdout=self.handle,
             stderr=subprocess.STDOUT,
             env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},

@@ -22,11 +22,12 @@ _spawn = multiprocessing.get_context("spawn")
 BATCH = 10
 
 
-def _reader(home: str, until: int, results: Any) -> None:
+def _reader(home: str, until: int, results: Any, ready: Any) -> None:
     """Read counts repeatedly until `until` assets show up; report what was seen."""
     seen: list[int] = []
     deadline = time.monotonic() + 60
     with Store.open(home, readonly=True) as store:
+        ready.set()  # a loaded machine can take longer to spawn this than the writes take
         while time.monotonic() < deadline:
             count = store.count_assets()
             page = store.find_assets(type="Item", limit=5)
@@ -45,9 +46,11 @@ def test_reader_in_another_process_reads_while_writer_writes(tmp_path: Path) -> 
     batches = 60
     with Store.open(home) as store:
         results = _spawn.Queue()
-        reader = _spawn.Process(target=_reader, args=(str(home), batches * BATCH, results))
+        ready = _spawn.Event()
+        reader = _spawn.Process(target=_reader, args=(str(home), batches * BATCH, results, ready))
         reader.start()
         try:
+            assert ready.wait(60), "the reader process did not open the store"
             for b in range(batches):
                 store.write([_item_run(b, i) for i in range(BATCH)])
                 time.sleep(0.005)

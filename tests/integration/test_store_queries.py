@@ -81,6 +81,27 @@ def test_find_by_each_filter(inventory: Store) -> None:
     assert len(store.find_assets()) == store.count_assets() == 12
 
 
+def test_type_or_namespace_alone_spans_every_kind_key_in_id_order(inventory: Store) -> None:
+    """One index entry holds an asset's type and namespace together: a type alone or a
+    namespace alone is the union of several entries, merged in id order, paged with after=."""
+    store = inventory
+    pages: list[list[str]] = []
+    after = None
+    while page := store.find_assets(type="Table", after=after, limit=2):
+        pages.append(ids(page))
+        after = page[-1].id
+    assert pages == [["orders", "orders_daily"], ["salesy"]]  # three namespaces
+    assert ids(store.find_assets(namespace="ops"))[:3] == ["config", "item-00", "item-01"]
+    assert len(store.find_assets(namespace="ops")) == 8  # a File and seven Items
+    assert ids(store.find_assets(namespace="sales", after="orders")) == ["refunds"]
+    assert ids(store.find_assets(namespace="ops", metadata={"n": 0}, limit=2)) == [
+        "item-00",
+        "item-02",
+    ]
+    assert store.find_assets(namespace="nowhere") == []
+    assert store.find_assets(type="Table", namespace="ops") == []
+
+
 def test_metadata_values_compare_by_json_form(inventory: Store) -> None:
     store = inventory
     assert ids(store.find_assets(metadata={"rows": 1})) == ["orders"]

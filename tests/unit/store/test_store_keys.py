@@ -8,16 +8,19 @@ from store.errors import InvalidEventError
 from store.keys import (
     MAX_KEY,
     check_asset_id,
+    edge_head,
+    edge_key,
     fit,
     from_u64,
     json_form,
+    kind_key,
+    kind_namespace,
+    kind_part,
     meta_key,
-    namespace_key,
-    pair_key,
     prefix,
     taskrun_key,
     time_key,
-    type_key,
+    type_prefix,
     u64,
 )
 
@@ -62,10 +65,28 @@ def test_json_form_distinguishes_types() -> None:
         json_form(object())
 
 
-def test_index_and_pair_keys_do_not_collide() -> None:
-    assert type_key("x") != namespace_key("x") != meta_key("x", "y")
-    assert len(type_key("T" * 1000)) == 33
-    assert pair_key(b"ab", b"c") != pair_key(b"a", b"bc")
+def test_kind_keys_hold_type_and_namespace_apart() -> None:
+    assert kind_key("ab", "c") != kind_key("a", "bc")
+    assert kind_key("x", "y") != meta_key("x", "y")
+    assert kind_key("Table", "company").startswith(type_prefix("Table"))
+    assert not kind_key("Tables", "company").startswith(type_prefix("Table"))
+    assert kind_namespace(kind_key("Table", "company.team")) == b"company.team"
+    # Long parts are hashed, so the key stays under LMDB's limit and still splits.
+    long_key = kind_key("T" * 1000, "n" * 1000)
+    assert len(long_key) <= MAX_KEY
+    assert kind_namespace(long_key) == kind_part("n" * 1000) != kind_part("n" * 999)
+    assert long_key.startswith(type_prefix("T" * 1000))
+
+
+def test_edge_keys_group_by_near_end_and_stay_short() -> None:
+    assert edge_key(b"ab", b"c") != edge_key(b"a", b"bc")
+    assert edge_key(b"up", b"down").startswith(edge_head(b"up"))
+    assert not edge_key(b"upper", b"down").startswith(edge_head(b"up"))
+    long_near, long_far = b"u" * 511, b"d" * 511
+    assert len(edge_head(long_near)) == 34
+    assert len(edge_key(long_near, long_far)) <= MAX_KEY
+    assert edge_key(b"u", long_far) != edge_key(b"u", b"d" * 510 + b"e")
+    assert edge_key(long_near, b"d").startswith(edge_head(long_near))
 
 
 def test_numbers_sort_as_bytes() -> None:

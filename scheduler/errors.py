@@ -8,7 +8,8 @@
     ├── ExecutionError   an execution could not be driven to its end
     ├── BackendError     a task run could not be executed or its result was lost
     │                    (scheduler/backends.py)
-    ├── SubmitError      a flow could not be handed to a cluster's Ray Jobs API (scheduler/submit.py)
+    ├── SubmitError      a flow could not be handed to a cluster's Ray Jobs API
+    │                    (scheduler/submit.py)
     ├── WebError         an API call cannot be answered: NotFound, BadRequest, NotAvailable,
     │                    BindRefused (scheduler/web/errors.py)
     └── BlueprintError   a blueprint cannot be turned into a flow (scheduler/blueprints/errors.py)

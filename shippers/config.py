@@ -146,7 +146,11 @@ class OpenLineageExporterConfig(_ExporterBase):
     apiKey: SecretStr | None = None  # noqa: N815
     apiKeyHeader: str | None = None  # noqa: N815
     headers: dict[str, str] = Field(default_factory=dict)
+    #: Request bodies gzip-compressed (off by default: on loopback or a fast LAN it costs
+    #: more CPU than it saves time).
     compression: Literal["gzip"] | None = None
+    #: gzip level: 1 (default) is 3-4x cheaper than 6 for nearly the same size on JSON events.
+    compressionLevel: int = Field(default=1, ge=1, le=9)  # noqa: N815
     #: Seconds for connecting and for each read.
     timeout: float = Field(default=5.0, gt=0)
     retry: RetryConfig = Field(default_factory=RetryConfig)

@@ -6,6 +6,10 @@ no lookback is given. The exporter commits the offset itself, right after each a
 delivery (see its module). Default offset key: `<alias>.<exporter id>`, e.g.
 `openlineage.default`, so each exporter has its own position.
 
+Between pages of a read, the store's memory-mapped pages already read are given back
+(`shippers.mapped_pages`), so a shipper's resident set stays about one page of records,
+whatever the size of the store.
+
 This module opens nothing: the caller passes an open store.
 """
 
@@ -29,6 +33,7 @@ from shippers.config import (
 )
 from shippers.errors import DeliveryError, ShipperConfigError, ShipperError
 from shippers.filters import EntryFilter
+from shippers.mapped_pages import MappedPages
 from shippers.registry import AssetPage, ExportEnv, FileSink, resolve
 from shippers.report import ShipProgress, ShipReport
 from shippers.store_api import ShipStore
@@ -120,13 +125,15 @@ def ship(
         http_client=http_client,
     )
     exporter = exporter_cls(config, env)
+    store_home = getattr(store, "home", None)
+    mapped = MappedPages(store_home if isinstance(store_home, Path) else None)
     if hasattr(exporter, "entry_filter"):
         exporter.entry_filter = entry_filter
     try:
         if source == "ASSETS":
             report.offset_key = None
             env.total = store.count_assets()
-            exporter.ship_assets(_asset_pages(store, config, entry_filter, report))
+            exporter.ship_assets(_asset_pages(store, config, entry_filter, report, mapped))
         else:
             stored = store.get_offset(key)
             if stored is not None:
@@ -149,7 +156,7 @@ def ship(
                 else int(getattr(config, "batchSize", 1000))
             )
             pages = read_entries(store, after=after, batch_size=batch, entry_filter=entry_filter)
-            exporter.ship_events(_tracking(pages, report, after), commit)
+            exporter.ship_events(_tracking(pages, report, after, mapped), commit)
     except DeliveryError as exc:
         exc.report = report
         raise
@@ -159,7 +166,7 @@ def ship(
 
 
 def _tracking(
-    pages: Iterator[tuple[Any, int, int]], report: ShipReport, after: int
+    pages: Iterator[tuple[Any, int, int]], report: ShipReport, after: int, mapped: MappedPages
 ) -> Iterator[tuple[Any, int, int]]:
     for entries, last_seq, skipped in pages:
         if report.first_seq is None:
@@ -167,10 +174,15 @@ def _tracking(
         report.last_seq = last_seq
         report.entries_read += len(entries) + skipped
         yield entries, last_seq, skipped
+        mapped.release()  # the exporter is done with this page
 
 
 def _asset_pages(
-    store: ShipStore, config: BaseModel, entry_filter: EntryFilter, report: ShipReport
+    store: ShipStore,
+    config: BaseModel,
+    entry_filter: EntryFilter,
+    report: ShipReport,
+    mapped: MappedPages,
 ) -> Iterator[AssetPage]:
     batch = int(getattr(config, "batchSize", 10_000))
     if isinstance(config, OpenLineageExporterConfig):
@@ -182,3 +194,4 @@ def _asset_pages(
             yield kept, len(page) - len(kept)
         else:
             yield page, 0
+        mapped.release()  # the exporter is done with this page

@@ -147,3 +147,16 @@ def test_filters_limit_what_is_sent(receiver_factory: Any, tmp_path: Path) -> No
         _store(), _config(receiver.url, tmp_path), filters=ShipFilters(flowNamespace="other")
     )
     assert receiver.counts() == {} and report.skipped_by_filter == RUNS + 4
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_a_count_only_receiver_counts_every_event_and_keeps_none(
+    receiver_factory: Any, tmp_path: Path, batch: bool
+) -> None:
+    # The benchmark's receiver: no validation, bodies parsed by msgspec into event types only.
+    receiver = receiver_factory(batch=batch, validate=False, keep=False)
+    assert receiver.light
+    report = ship(_store(), _config(receiver.url, tmp_path, batchSize=16, compression="gzip"))
+    assert report.shipped == EXPECTED and receiver.count == EXPECTED
+    assert receiver.received == [] and receiver.events == []
+    assert receiver.requests == (-(-EXPECTED // 16) if batch else EXPECTED + 1)

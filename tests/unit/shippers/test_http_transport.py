@@ -21,7 +21,7 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 def _events(n: int) -> list[OutgoingEvent]:
     return [
-        OutgoingEvent(i, {"run": {"runId": f"r{i}"}, "eventType": "START"}, f"r{i}/START")
+        OutgoingEvent.of(i, {"run": {"runId": f"r{i}"}, "eventType": "START"}, f"r{i}/START")
         for i in range(n)
     ]
 
@@ -219,3 +219,35 @@ def test_an_unwritable_dead_letter_file_is_an_export_error(tmp_path: Path) -> No
     )
     with pytest.raises(ExportError, match="cannot write the dead-letter file"):
         t.send(_events(1))
+
+
+def test_a_batch_body_is_the_events_bytes_as_one_json_array(tmp_path: Path) -> None:
+    rec = Recorder(lambda _n, _r: httpx.Response(204))
+    t = _transport(tmp_path, rec, batchSize=10, batchEndpoint="always")
+    events = _events(3)
+    t.send(events)
+    (request,) = rec.requests
+    assert request.content == b"[" + b",".join(e.body for e in events) + b"]"
+    assert rec.bodies() == [[e.payload for e in events]]
+
+
+@pytest.mark.parametrize("level", [1, 9])
+def test_gzip_at_the_configured_level(tmp_path: Path, level: int) -> None:
+    rec = Recorder(lambda _n, _r: httpx.Response(204))
+    t = _transport(
+        tmp_path, rec, batchEndpoint="always", compression="gzip", compressionLevel=level
+    )
+    events = _events(50)
+    t.send(events)
+    content = rec.requests[0].content
+    assert gzip.decompress(content) == b"[" + b",".join(e.body for e in events) + b"]"
+    # The gzip header's XFL byte says how it was compressed: 4 = fastest, 2 = best.
+    assert content[8] == {1: 4, 9: 2}[level]
+
+
+@pytest.mark.parametrize("level", [0, 10])
+def test_a_gzip_level_out_of_range_is_refused(level: int) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"compressionLevel\n  Input should be"):
+        OpenLineageExporterConfig(uri="http://backend", compressionLevel=level)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 BUILTIN_MODULES: Final = (
     "workers.tasks.log",
     "workers.tasks.debug_return",
+    "workers.tasks.core_control",
     "workers.tasks.shell_commands",
     "workers.tasks.python_script",
     "workers.tasks.http_download",

@@ -156,19 +156,25 @@ def task_context(
         "startDate": iso(start) if start else None,
     }
     if parents:
+        # Kestra's `parents[i]` is the i-th enclosing ForEach task run, innermost first; its
+        # value is that of the iteration around *it* (None for the outermost). `parent` is
+        # parents[0].
+        inner_first = list(reversed(parents))
         frames = [
             {
                 "taskrun": {
-                    "value": frame.value,
                     "id": frame.taskrun_id,
-                    "iteration": frame.iteration,
+                    "value": inner_first[i + 1].value if i + 1 < len(inner_first) else None,
+                    "iteration": (
+                        inner_first[i + 1].iteration if i + 1 < len(inner_first) else None
+                    ),
                 }
             }
-            for frame in reversed(parents)
+            for i, frame in enumerate(inner_first)
         ]
-        # `parent` is the closest enclosing ForEach *around* the current one.
-        context["parent"] = frames[1] if len(frames) > 1 else frames[0]
+        context["parent"] = frames[0]
         context["parents"] = frames
+        context["_each_values"] = [frame.value for frame in parents]
     return context
 
 

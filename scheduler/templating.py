@@ -117,9 +117,27 @@ def _sha256(value: Any) -> str:
     return hashlib.sha256(str(value).encode()).hexdigest()
 
 
-def _current_each_output(outputs: Any, *args: Any) -> Any:
-    """Kestra's currentEachOutput: walk per-value outputs down the current ForEach values."""
-    raise TemplateError("currentEachOutput is only available inside a ForEach", None)
+@jinja2.pass_context
+def _current_each_output(context: Any, outputs: Any) -> Any:
+    """Kestra's currentEachOutput(outputs.x): x's outputs for the current ForEach values."""
+    values = context.get("_each_values")
+    if not values:
+        raise TemplateError("currentEachOutput is only available inside a ForEach", None)
+    for value in values:
+        if isinstance(outputs, dict) and value in outputs:
+            outputs = outputs[value]
+    return outputs
+
+
+def _is_json(value: Any) -> bool:
+    """Pebble's `is json` test: a string that parses as JSON."""
+    if not isinstance(value, str):
+        return False
+    try:
+        json.loads(value)
+    except ValueError:
+        return False
+    return True
 
 
 def secret_value(name: str, environ: Mapping[str, str] | None = None) -> str:
@@ -187,6 +205,7 @@ class Renderer:
             currentEachOutput=_current_each_output,
             _coalesce=coalesce,
         )
+        env.tests["json"] = _is_json
         self.env = env
         self._context: Mapping[str, Any] = {}
 

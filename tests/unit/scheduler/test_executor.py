@@ -265,3 +265,35 @@ def test_a_lost_worker_is_a_failed_attempt_with_its_assets_declared() -> None:
     assert doomed.state == "FAILED" and doomed.outputs[0].id == "never"
     assert doomed.properties == {"message": "******"}
     assert summary.assets_written == []
+
+
+def test_current_each_output_and_parents_follow_kestra() -> None:
+    summary, sink = run(
+        """
+        id: current
+        namespace: company.team
+        tasks:
+          - id: outer
+            type: io.kestra.plugin.core.flow.ForEach
+            values: ["v11", "v12"]
+            tasks:
+              - id: inner
+                type: io.kestra.plugin.core.flow.ForEach
+                values: ["v21", "v22"]
+                tasks:
+                  - id: out
+                    type: io.kestra.plugin.core.debug.Return
+                    format: "{{ parents[0].taskrun.value }}-{{ taskrun.value }}"
+                  - id: back
+                    type: io.kestra.plugin.core.debug.Return
+                    format: "{{ currentEachOutput(outputs.out).value }}"
+          - id: check
+            type: io.kestra.plugin.core.debug.Return
+            format: "{{ '{\\"a\\": 1}' is json }} {{ 'nope' is json }}"
+        """
+    )
+    assert summary.state == "SUCCESS", summary.errors
+    back = sorted(r.result["value"] for r in sink.taskruns() if r.task_id == "back")
+    assert back == ["v11-v21", "v11-v22", "v12-v21", "v12-v22"]
+    check = next(r for r in sink.taskruns() if r.task_id == "check")
+    assert check.result == {"value": "true false"}

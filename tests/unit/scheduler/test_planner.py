@@ -95,7 +95,9 @@ def test_task_context_exposes_kestra_variables() -> None:
     assert context["taskrun"]["value"] == "a a"
     assert context["taskrun"]["iteration"] == 1
     assert context["parent"]["taskrun"]["value"] == "s1"
-    assert [p["taskrun"]["value"] for p in context["parents"]] == ["a a", "s1"]
+    # Kestra's parents[i]: the i-th enclosing ForEach run, valued by the iteration around it
+    assert [p["taskrun"]["value"] for p in context["parents"]] == ["s1", None]
+    assert [p["taskrun"]["id"] for p in context["parents"]] == ["tr1", "tr0"]
 
 
 def test_plan_renders_properties_assets_and_collects_secrets() -> None:

@@ -1,0 +1,101 @@
+"""Kestra's own test flows run unchanged: every flow of Kestra's test suite that uses only task
+types assetline has and needs no input runs to SUCCESS or WARNING on the session's Ray cluster.
+
+The flows are read from the fetched mirror of Kestra's repository (never copied here); the test
+skips where the mirror is absent. The list pins the flows known to run, so a regression shows.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scheduler.loader import load_flow_text
+from scheduler.runner import run_flow
+
+pytestmark = pytest.mark.integration
+
+MIRROR = Path("/work/.mirror/kestra-io+kestra/repo")
+VALIDS = "core/src/test/resources/flows/valids/"
+RUNS_UNCHANGED = (
+    "alias-trigger.yaml",
+    "all-flowable.yaml",
+    "current-output.yaml",
+    "dag.yaml",
+    "disable-flowable.yaml",
+    "disable-simple.yaml",
+    "each-empty.yaml",
+    "each-null.yaml",
+    "each-object-in-list.yaml",
+    "each-object.yaml",
+    "each-parallel-Integer.yml",
+    "each-parallel-nested.yaml",
+    "each-parallel.yaml",
+    "each-sequential-nested.yaml",
+    "each-switch.yaml",
+    "execution.yaml",
+    "flow-concurrency-cancel.yml",
+    "flow-concurrency-fail.yml",
+    "flow-concurrency-queue.yml",
+    "flow-trigger-preconditions-flow-a.yaml",
+    "flow-trigger-preconditions-flow-b.yaml",
+    "flow-trigger-preconditions-flow-listen.yaml",
+    "flow-with-array-outputs.yml",
+    "flow-with-outputs-failed.yml",
+    "flow-with-outputs.yml",
+    "foreach-concurrent-no-limit.yaml",
+    "foreach-concurrent-parallel.yaml",
+    "foreach-concurrent.yaml",
+    "foreach-non-concurrent.yaml",
+    "full.yaml",
+    "http-listen-encrypted.yaml",
+    "http-listen.yaml",
+    "input-log-secret.yaml",
+    "log-to-file.yaml",
+    "logs.yaml",
+    "minimal-bis.yaml",
+    "minimal.yaml",
+    "minimal2.yaml",
+    "output-values.yml",
+    "parallel-nested.yaml",
+    "parallel.yaml",
+    "retry-success-first-attempt.yaml",
+    "return.yaml",
+    "schedule-trigger.yaml",
+    "sequential.yaml",
+    "sla-execution-condition.yaml",
+    "sla-max-duration-fail.yaml",
+    "sla-max-duration-ok.yaml",
+    "sleep-task-flow.yaml",
+    "sleep.yml",
+    "task-allow-failure-executable-flow.yml",
+    "task-allow-failure-flowable.yml",
+    "task-allow-failure-runnable.yml",
+    "task-allow-warning-executable-flow.yml",
+    "task-allow-warning-flowable.yml",
+    "task-allow-warning-runnable.yml",
+    "trigger-flow.yaml",
+    "trigger-multiplecondition-failed.yaml",
+    "trigger-multiplecondition-flow-a.yaml",
+    "trigger-multiplecondition-flow-b.yaml",
+    "trigger-multiplecondition-flow-d.yaml",
+    "trigger-multiplecondition-listener.yaml",
+)
+
+
+@pytest.mark.skipif(not MIRROR.exists(), reason=f"Kestra's repository is not mirrored at {MIRROR}")
+@pytest.mark.parametrize("name", RUNS_UNCHANGED)
+def test_kestra_flow_runs_unchanged(name: str, ray_session: Any, tmp_path: Path) -> None:
+    text = subprocess.run(
+        ["git", "-C", str(MIRROR), "show", f"HEAD:{VALIDS}{name}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    summary = run_flow(
+        load_flow_text(text, name), {}, home=tmp_path / "home", workdir=str(tmp_path)
+    )
+    assert summary.state in ("SUCCESS", "WARNING"), summary.errors

@@ -167,6 +167,9 @@ class Executor:
         self.renderer = renderer
         self.environ = os.environ if environ is None else environ
         self.base = base_context(self.info, self.environ)
+        #: What `errorLogs()` returns to templates: ERROR lines of the failed task runs so far.
+        self.error_logs: list[dict[str, Any]] = []
+        self.base["_error_logs"] = self.error_logs
         self.outputs = OutputsTree()
         self.counts: Counter[str] = Counter()
         self.assets_read: set[str] = set()
@@ -522,6 +525,18 @@ class Executor:
                 self.assets_written.add(decl.id)
         if state == FAILED and result.error:
             self.errors.append(f"task '{node.id}'{_at(value)}: {result.error}")
+            self.error_logs.extend(
+                {
+                    "taskId": node.id,
+                    "taskRunId": taskrun_id,
+                    "value": value,
+                    "level": line.level,
+                    "message": line.message,
+                    "timestamp": line.time,
+                }
+                for line in result.logs
+                if line.level == "ERROR"
+            )
         self.progress.task_finished(node.id, value, state)
         return state
 
@@ -547,6 +562,17 @@ class Executor:
         )
         self.counts[FAILED] += 1
         self.errors.append(error)
+        frame = scope.parents[-1] if scope.parents else None
+        self.error_logs.append(
+            {
+                "taskId": node.id,
+                "taskRunId": taskrun_id,
+                "value": frame.value if frame else None,
+                "level": "ERROR",
+                "message": error,
+                "timestamp": time.time(),
+            }
+        )
         return FAILED
 
 

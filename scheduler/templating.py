@@ -5,7 +5,7 @@ What a flow author may use: the context (`flow`, `execution`, `inputs`, `vars`, 
 `jq` (the real jq; always a list), `first`, `json`/`toJson`, `fromJson`, `base64encode`,
 `base64decode`, `sha256`, `keys`, `values`, and the functions `secret(name)`, `assets(...)`,
 `fromJson(text)`, `json(text)` (Kestra's older name for fromJson), `render(text)`, `now()`,
-`currentEachOutput(outputs.x)`.
+`currentEachOutput(outputs.x)`, `errorLogs()`, and Pebble's `is json` test.
 
 The environment is an `ImmutableSandboxedEnvironment` with `StrictUndefined`: an unknown
 variable is an error, `''.__class__` is refused, and a template cannot mutate its context.
@@ -129,6 +129,12 @@ def _current_each_output(context: Any, outputs: Any) -> Any:
     return outputs
 
 
+@jinja2.pass_context
+def _error_logs(context: Any) -> list[dict[str, Any]]:
+    """Kestra's errorLogs(): the ERROR log lines of the execution's failed task runs so far."""
+    return list(context.get("_error_logs") or [])
+
+
 def _is_json(value: Any) -> bool:
     """Pebble's `is json` test: a string that parses as JSON."""
     if not isinstance(value, str):
@@ -203,6 +209,7 @@ class Renderer:
             render=self._render_nested,
             now=lambda: datetime.now(UTC).isoformat(),
             currentEachOutput=_current_each_output,
+            errorLogs=_error_logs,
             _coalesce=coalesce,
         )
         env.tests["json"] = _is_json

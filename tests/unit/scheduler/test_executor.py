@@ -297,3 +297,23 @@ def test_current_each_output_and_parents_follow_kestra() -> None:
     assert back == ["v11-v21", "v11-v22", "v12-v21", "v12-v22"]
     check = next(r for r in sink.taskruns() if r.task_id == "check")
     assert check.result == {"value": "true false"}
+
+
+def test_error_logs_reach_the_errors_branch() -> None:
+    summary, sink = run(
+        """
+        id: errs
+        namespace: company.team
+        tasks:
+          - id: failed
+            type: io.kestra.plugin.core.execution.Fail
+            errorMessage: disk full
+        errors:
+          - id: report
+            type: io.kestra.plugin.core.debug.Return
+            format: "{% for log in errorLogs() %}{{ log.taskId }}: {{ log.message }}{% endfor %}"
+        """
+    )
+    assert summary.state == "FAILED"
+    report = next(r for r in sink.taskruns() if r.task_id == "report")
+    assert report.result == {"value": "failed: disk full"}

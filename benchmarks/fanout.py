@@ -51,7 +51,7 @@ def _peak_rss_mib() -> float:
 def child_raw(n: int) -> dict[str, float]:
     import ray
 
-    ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ray.init(address="local", include_dashboard=False, log_to_driver=False, logging_level="ERROR")
 
     @ray.remote
     def iteration(value: int) -> str:
@@ -80,7 +80,7 @@ def child_assetline(n: int) -> dict[str, float]:
     from scheduler.runner import run_flow
     from store import Store
 
-    ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ray.init(address="local", include_dashboard=False, log_to_driver=False, logging_level="ERROR")
 
     @ray.remote
     def warm(value: int) -> int:

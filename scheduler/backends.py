@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from typing import Any, Protocol
 
 from scheduler.errors import SchedulerError
@@ -86,7 +85,3 @@ class RayBackend:
         timeout = sum(t for t in timeouts if t) + TIMEOUT_GRACE if all(timeouts) else None
         ref = self._pack.remote([encode_spec(spec) for spec in specs])
         return [decode_result(data) for data in await self._await(ref, timeout)]
-
-
-def cpu_count() -> int:
-    return os.cpu_count() or 1

@@ -180,12 +180,10 @@ class Executor:
         self._max_inflight = max(1, max_inflight)
         self._heartbeat_every = heartbeat_every
         self._masker = Masker(secrets)
-        self._input_secrets = list(secrets)
         self._task_env = task_env
         #: Lent to driver-side task types (store, writer, subflow runner): never sent to Ray.
         self.services: dict[str, Any] = dict(services or {})
         self._driver_kinds: dict[str, bool] = {}
-        self.killed = False
 
     @property
     def execution_id(self) -> str:
@@ -230,7 +228,6 @@ class Executor:
                 state = _worst([state, final])
         except asyncio.CancelledError:
             state = KILLED
-            self.killed = True
             self.errors.append("execution killed")
             raise
         finally:
@@ -276,13 +273,14 @@ class Executor:
         if node.disabled:
             return SUCCESS
         if node.runIf is not None:
-            context = self._context(node, scope, new_id())
+            taskrun_id = new_id()
+            context = self._context(node, scope, taskrun_id)
             try:
                 run = render_condition(
                     self.renderer, node.runIf, context, where=f"task '{node.id}': runIf", node=node
                 )
             except TemplateError as exc:
-                return self._driver_failure(node, scope, new_id(), 1, time.time(), str(exc))
+                return self._driver_failure(node, scope, taskrun_id, 1, time.time(), str(exc))
             if not run:
                 return SUCCESS
         if node.flowable:

@@ -29,6 +29,10 @@ PRODUCING_STATES: Final = frozenset({"SUCCESS", "WARNING"})
 
 EXTERNAL_TYPE: Final = "External"
 
+#: What msgspec raises on bytes that are not a valid record: DecodeError, and for a str that is
+#: not UTF-8 (inside any record) a plain UnicodeDecodeError.
+DECODE_ERRORS: Final = (msgspec.DecodeError, UnicodeDecodeError)
+
 AssetEventKind = Literal["CREATED", "UPDATED", "DELETED", "USED"]
 
 
@@ -239,7 +243,7 @@ def decode_event(data: bytes) -> Event:
     """Decode one event; raise CodecError on anything that is not a valid event."""
     try:
         event: Event = _event_decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except DECODE_ERRORS as exc:
         raise CodecError(f"not a valid assetline event: {exc}") from exc
     _check_version(event.v, "event")
     return event
@@ -248,7 +252,7 @@ def decode_event(data: bytes) -> Event:
 def decode_log_entry(data: bytes) -> LogEntry:
     try:
         entry = _log_decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except DECODE_ERRORS as exc:
         raise CodecError(f"not a valid event-log entry: {exc}") from exc
     _check_version(entry.v, "event-log entry")
     return entry
@@ -257,12 +261,12 @@ def decode_log_entry(data: bytes) -> LogEntry:
 def decode_asset(data: bytes) -> Asset:
     try:
         return _asset_decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except DECODE_ERRORS as exc:
         raise CodecError(f"not a valid asset record: {exc}") from exc
 
 
 def decode_usage(data: bytes) -> Usage:
     try:
         return _usage_decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except DECODE_ERRORS as exc:
         raise CodecError(f"not a valid usage record: {exc}") from exc

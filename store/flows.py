@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from store.codec import SCHEMA_VERSION
+from store.codec import DECODE_ERRORS, SCHEMA_VERSION
 from store.errors import CodecError, StoreError
 from store.keys import fit, from_u64, prefix, u64
 
@@ -87,7 +87,7 @@ _decoder = msgspec.msgpack.Decoder(DeployedFlow)
 def _decode(data: bytes) -> DeployedFlow:
     try:
         flow = _decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except DECODE_ERRORS as exc:
         raise CodecError(f"not a valid deployed-flow record: {exc}") from exc
     if flow.v > SCHEMA_VERSION:
         raise CodecError(

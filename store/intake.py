@@ -95,7 +95,7 @@ def prepare_batch(
             if type(item) is bytes:
                 try:
                     event = decode(item)
-                except msgspec.DecodeError:
+                except codec.DECODE_ERRORS:
                     event = None  # prepare() says what is wrong
             if type(event) is task_run and event.v <= version:
                 for ref in event.inputs:

@@ -26,11 +26,11 @@ from typing import Any, Literal, TypeVar
 import lmdb
 import msgspec
 
-from store import codec, environment, query
+from store import codec, environment, native, query
 from store.apply import BatchApplier
 from store.errors import StoreClosedError, StoreError
 from store.gc_pause import gc_paused
-from store.intake import PreparedBatch, prepare_batch
+from store.intake import prepare_batch
 from store.keys import fit, from_u64, u64
 from store.lineage_graph import LineageGraph
 
@@ -64,6 +64,9 @@ class Store:
 
     home: Path
     recovered: list[str]
+    #: False applies every event through `store.apply` alone (the reference path that
+    #: `store.native` must match), for tests and comparisons.
+    native_ingest: bool = True
 
     def __init__(self, home: Path, shared: environment.SharedEnv, readonly: bool) -> None:
         self.home = home
@@ -160,23 +163,51 @@ class Store:
         (InvalidEventError) raises before anything is written; with `invalid="skip"` it is set
         aside instead and listed in the report's `rejected`.
         """
+        items = events if type(events) is list else list(events)
         with gc_paused():
-            batch = prepare_batch(events, skip_invalid=invalid == "skip")
-            return self._apply(batch)
+            return self._apply(items, skip_invalid=invalid == "skip")
 
-    def _apply(self, prepared: PreparedBatch) -> WriteReport:
+    def _apply(self, items: list[bytes | codec.Event], *, skip_invalid: bool) -> WriteReport:
+        """Apply `items` in one transaction: runs of plain task runs through `store.native`,
+        the rest through `store.apply`, in order, each seeing what the other wrote."""
         shared = self._env()
-        rejected = tuple(prepared.rejected)
-        if not prepared.items:
-            return WriteReport(0, 0, None, None, rejected)
+        if not items:
+            return WriteReport(0, 0, None, None)
+        rejected: list[tuple[int, StoreError]] = []
+        applied = duplicates = 0
+        now = time.time()
         with self._write_txn() as txn:
-            cursor = txn.cursor(db=shared.dbs.log)
-            next_seq = from_u64(cursor.key()) + 1 if cursor.last() else 1
-            batch = BatchApplier(txn, shared.dbs, next_seq=next_seq, now=time.time())
-            batch.apply_all(prepared)
-            batch.finish()
-        first, last = batch.report_range()
-        return WriteReport(batch.applied, batch.duplicates, first, last, rejected)
+            dbs = shared.dbs
+            cursor = txn.cursor(db=dbs.log)
+            first_seq = seq = from_u64(cursor.key()) + 1 if cursor.last() else 1
+            position = 0
+            while position < len(items):
+                end = position
+                if self.native_ingest:
+                    run = native.apply_run(txn, dbs, items, position, seq, now)
+                    position += run.consumed
+                    seq = run.next_seq
+                    applied += run.applied
+                    duplicates += run.duplicates
+                    if run.consumed < run.parsed:  # an update: the rest of the run goes below
+                        end = position + run.parsed - run.consumed
+                    elif run.parsed == 0:
+                        end = position + native.declined(items, position)
+                    else:
+                        continue
+                else:
+                    end = len(items)
+                prepared = prepare_batch(items[position:end], skip_invalid=skip_invalid)
+                rejected += [(position + at, exc) for at, exc in prepared.rejected]
+                batch = BatchApplier(txn, dbs, next_seq=seq, now=now)
+                batch.apply_all(prepared)
+                batch.finish()
+                seq = batch.next_seq
+                applied += batch.applied
+                duplicates += batch.duplicates
+                position = end
+        first, last = (first_seq, seq - 1) if seq > first_seq else (None, None)
+        return WriteReport(applied, duplicates, first, last, tuple(rejected))
 
     def _recover(self, lease_timeout: float) -> None:
         """Mark RUNNING executions whose lease expired as KILLED; list them in `recovered`."""

@@ -16,6 +16,7 @@ from typing import Final
 
 import msgspec
 
+from store.codec import DECODE_ERRORS
 from store.errors import CodecError
 
 #: The head of a lineage value: (seq of the task run's log entry, its end time); the far
@@ -54,5 +55,5 @@ def decode_task_run_view(data: bytes) -> TaskRunView:
     """The task run of a log entry; CodecError if the entry holds something else."""
     try:
         return _view_decoder.decode(data).event
-    except msgspec.DecodeError as exc:
+    except DECODE_ERRORS as exc:
         raise CodecError(f"event-log entry is not a task run: {exc}") from exc

@@ -32,7 +32,6 @@
 static PyObject *kind_key_fn = NULL;  /* keys.kind_key(type: str, namespace: str) -> bytes */
 static PyObject *meta_key_fn = NULL;  /* keys.meta_key(name: str, value) -> bytes */
 static PyObject *kind_cache = NULL;   /* (type bytes, namespace bytes) -> kind key */
-static PyObject *meta_cache = NULL;   /* msgpack of one metadata key and value -> meta key */
 static PyObject *usage_in = NULL;     /* b"I" */
 static PyObject *usage_out = NULL;    /* b"O" */
 static PyObject *external_type = NULL; /* b"External" */
@@ -563,15 +562,14 @@ static const char *const FIELD_NAMES[F_COUNT] = {
      (1u << F_TASK_ID) | (1u << F_TASKRUN_ID) | (1u << F_ATTEMPT) | (1u << F_STATE) |        \
      (1u << F_START) | (1u << F_END))
 
+static Py_ssize_t field_lengths[F_COUNT];
+
 static int
 field_of(Span key)
 {
-    for (int f = 0; f < F_COUNT; f++) {
-        const char *name = FIELD_NAMES[f];
-        Py_ssize_t len = (Py_ssize_t)strlen(name);
-        if (key.n == len && memcmp(key.p, name, (size_t)len) == 0)
+    for (int f = 0; f < F_COUNT; f++)
+        if (key.n == field_lengths[f] && memcmp(key.p, FIELD_NAMES[f], (size_t)key.n) == 0)
             return f;
-    }
     return -1;
 }
 
@@ -593,13 +591,18 @@ parse_event(Parsed *ps, PyObject *item, int64_t version)
     Span key, text;
     int64_t integer, v = 1;
     double number;
-    int status;
+    int status, hint = 0;
     if (!read_map(&r, &n))
         return 0;
     for (uint64_t i = 0; i < n; i++) {
         if (!read_str(&r, &key))
             return 0;
-        int f = field_of(key);
+        /* msgspec writes the fields in declaration order: try the next one first. */
+        int f = hint < F_COUNT && key.n == field_lengths[hint] &&
+                        memcmp(key.p, FIELD_NAMES[hint], (size_t)key.n) == 0
+                    ? hint
+                    : field_of(key);
+        hint = f + 1;
         if (f < 0 || (seen & (1u << f)))
             return 0;
         seen |= 1u << f;
@@ -860,6 +863,20 @@ bytes_span(Span s)
     return PyBytes_FromStringAndSize((const char *)s.p, s.n);
 }
 
+static inline Span
+span_of(PyObject *b)
+{
+    Span s = {(const uint8_t *)PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b)};
+    return s;
+}
+
+static int
+same_bytes(PyObject *b, Span s)
+{
+    return b != NULL && PyBytes_GET_SIZE(b) == s.n &&
+           memcmp(PyBytes_AS_STRING(b), s.p, (size_t)s.n) == 0;
+}
+
 /* Appends `key` and `value` to a pair of lists (stealing both references). */
 static int
 add_record(PyObject *keys, PyObject *values, PyObject *key, PyObject *value)
@@ -944,31 +961,48 @@ scalar_value(Span s)
     return PyLong_FromLongLong(integer);
 }
 
+/* The meta-key cache: direct-mapped on a hash of the metadata key and value as they came, so a
+ * hit costs no allocation. Bounded by construction. */
+#define META_SLOTS 4096
+static struct {
+    PyObject *pair; /* bytes: the key and value as they came */
+    PyObject *key;  /* their index key */
+} meta_slots[META_SLOTS];
+
 static PyObject *
 meta_key(Meta *meta)
 {
-    PyObject *slot = bytes_span(meta->pair);
-    if (slot == NULL)
-        return NULL;
-    PyObject *found = PyDict_GetItemWithError(meta_cache, slot);
-    if (found != NULL) {
-        Py_INCREF(found);
-        Py_DECREF(slot);
-        return found;
-    }
-    if (PyErr_Occurred()) {
-        Py_DECREF(slot);
-        return NULL;
-    }
+    uint64_t hash = 1469598103934665603ULL;
+    for (Py_ssize_t i = 0; i < meta->pair.n; i++)
+        hash = (hash ^ meta->pair.p[i]) * 1099511628211ULL;
+    size_t slot = (size_t)(hash ^ (hash >> 29)) & (META_SLOTS - 1);
+    if (same_bytes(meta_slots[slot].pair, meta->pair))
+        return Py_NewRef(meta_slots[slot].key);
     PyObject *name = PyUnicode_DecodeUTF8((const char *)meta->name.p, meta->name.n, "strict");
     PyObject *value = scalar_value(meta->value);
+    PyObject *found = NULL, *pair = NULL;
     if (name != NULL && value != NULL)
         found = PyObject_CallFunctionObjArgs(meta_key_fn, name, value, NULL);
     Py_XDECREF(name);
     Py_XDECREF(value);
-    found = cache_put(meta_cache, slot, found);
-    Py_DECREF(slot);
+    if (found != NULL && !PyBytes_Check(found)) {
+        PyErr_SetString(PyExc_TypeError, "meta_key must return bytes");
+        Py_CLEAR(found);
+    }
+    if (found != NULL && (pair = bytes_span(meta->pair)) != NULL) {
+        Py_XSETREF(meta_slots[slot].pair, pair);
+        Py_XSETREF(meta_slots[slot].key, Py_NewRef(found));
+    }
     return found;
+}
+
+static void
+meta_slots_clear(void)
+{
+    for (int i = 0; i < META_SLOTS; i++) {
+        Py_CLEAR(meta_slots[i].pair);
+        Py_CLEAR(meta_slots[i].key);
+    }
 }
 
 /* ---- applying ------------------------------------------------------------------------------- */
@@ -985,50 +1019,85 @@ typedef struct {
     PyObject *created;  /* the same, for assets this call created */
     PyObject *seen;     /* idempotency keys applied by this call */
     PyObject *ids;      /* decl/ref index -> asset id bytes (built once) */
+    PyObject *groups[DB_COUNT]; /* per database, group -> [key, value, key, value, ...] */
     Buf record, changes;
     /* The (type, namespace) of the previous new asset and its kind key: fan-outs repeat it. */
-    PyObject *last_type, *last_ns, *last_kind;
+    PyObject *last_info, *last_kind;
 } Apply;
 
-static inline Span
-span_of(PyObject *b)
-{
-    Span s = {(const uint8_t *)PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b)};
-    return s;
-}
-
+/* New references to the (namespace, type) pair, as UTF-8 bytes, and the kind key of a new
+ * asset; the previous ones again when they match (a fan-out repeats them). */
 static int
-same_bytes(PyObject *b, Span s)
-{
-    return b != NULL && PyBytes_GET_SIZE(b) == s.n &&
-           memcmp(PyBytes_AS_STRING(b), s.p, (size_t)s.n) == 0;
-}
-
-/* New references to the namespace, type and kind key of a new asset. */
-static int
-kind_of(Apply *a, Span type, Span ns, PyObject **type_out, PyObject **ns_out, PyObject **kind_out)
+kind_of(Apply *a, Span type, Span ns, PyObject **info_out, PyObject **kind_out)
 {
     if (type.p == NULL)
         type = span_of(external_type);
-    if (!(same_bytes(a->last_type, type) && same_bytes(a->last_ns, ns))) {
+    PyObject *info = a->last_info;
+    if (info == NULL || !same_bytes(PyTuple_GET_ITEM(info, 1), type) ||
+        !same_bytes(PyTuple_GET_ITEM(info, 0), ns)) {
         PyObject *t = bytes_span(type);
         PyObject *n = bytes_span(ns);
+        PyObject *pair = (t != NULL && n != NULL) ? PyTuple_Pack(2, n, t) : NULL;
         PyObject *k = (t != NULL && n != NULL) ? kind_key(t, n) : NULL;
-        if (k == NULL) {
-            Py_XDECREF(t);
-            Py_XDECREF(n);
+        Py_XDECREF(t);
+        Py_XDECREF(n);
+        if (pair == NULL || k == NULL) {
+            Py_XDECREF(pair);
+            Py_XDECREF(k);
             return -1;
         }
-        Py_XSETREF(a->last_type, t);
-        Py_XSETREF(a->last_ns, n);
+        Py_XSETREF(a->last_info, pair);
         Py_XSETREF(a->last_kind, k);
     }
-    Py_INCREF(a->last_type);
-    Py_INCREF(a->last_ns);
-    Py_INCREF(a->last_kind);
-    *type_out = a->last_type;
-    *ns_out = a->last_ns;
-    *kind_out = a->last_kind;
+    *info_out = Py_NewRef(a->last_info);
+    *kind_out = Py_NewRef(a->last_kind);
+    return 0;
+}
+
+/* Adds a record to `db` in the group `group` (stealing `key` and `value`). The records of
+ * one group are put together: consecutive puts near one place in the B-tree (the usages of
+ * one input, the entries of one index key, which LMDB keeps as sorted
+ * duplicates) cost less than interleaved ones. */
+static int
+add_grouped(Apply *a, int db, PyObject *group, PyObject *key, PyObject *value)
+{
+    if (key == NULL || value == NULL) {
+        Py_XDECREF(key);
+        Py_XDECREF(value);
+        return -1;
+    }
+    PyObject *records = PyDict_GetItemWithError(a->groups[db], group);
+    int failed = 1;
+    if (records != NULL) {
+        failed = PyList_Append(records, key) < 0 || PyList_Append(records, value) < 0;
+    } else if (!PyErr_Occurred()) {
+        records = PyList_New(2);
+        if (records != NULL) {
+            PyList_SET_ITEM(records, 0, Py_NewRef(key));
+            PyList_SET_ITEM(records, 1, Py_NewRef(value));
+            failed = PyDict_SetItem(a->groups[db], group, records) < 0;
+            Py_DECREF(records);
+        }
+    }
+    Py_DECREF(key);
+    Py_DECREF(value);
+    return failed ? -1 : 0;
+}
+
+/* Moves the grouped records of `db` to the end of its (keys, values) lists. */
+static int
+flush_grouped(Apply *a, int db)
+{
+    PyObject *group, *records;
+    Py_ssize_t at = 0;
+    while (PyDict_Next(a->groups[db], &at, &group, &records)) {
+        for (Py_ssize_t i = 0; i + 1 < PyList_GET_SIZE(records); i += 2) {
+            if (PyList_Append(a->keys[db], PyList_GET_ITEM(records, i)) < 0 ||
+                PyList_Append(a->values[db], PyList_GET_ITEM(records, i + 1)) < 0)
+                return -1;
+        }
+    }
+    PyDict_Clear(a->groups[db]);
     return 0;
 }
 
@@ -1036,59 +1105,44 @@ kind_of(Apply *a, Span type, Span ns, PyObject **type_out, PyObject **ns_out, Py
 static int
 new_asset(Apply *a, PyObject *id, Span type, Span ns, double when, Decl *decl, Meta *metas)
 {
-    PyObject *type_b, *ns_b, *kind;
-    if (kind_of(a, type, ns, &type_b, &ns_b, &kind) < 0)
+    PyObject *info, *kind;
+    if (kind_of(a, type, ns, &info, &kind) < 0)
         return -1;
-    Buf *b = &a->record;
+    Span ns_s = span_of(PyTuple_GET_ITEM(info, 0)), type_s = span_of(PyTuple_GET_ITEM(info, 1));
     Span id_s = span_of(id);
     Span no = {NULL, 0};
+    Buf *b = &a->record;
     b->size = 0;
     int failed =
         w_head(b, 8, 0x80, 15, 0, 0xDE) < 0 || W_LITERAL(b, "id") < 0 ||
         w_str(b, id_s.p, id_s.n) < 0 || W_LITERAL(b, "namespace") < 0 ||
-        w_str(b, span_of(ns_b).p, span_of(ns_b).n) < 0 || W_LITERAL(b, "type") < 0 ||
-        w_str(b, span_of(type_b).p, span_of(type_b).n) < 0 || W_LITERAL(b, "created") < 0 ||
+        w_str(b, ns_s.p, ns_s.n) < 0 || W_LITERAL(b, "type") < 0 ||
+        w_str(b, type_s.p, type_s.n) < 0 || W_LITERAL(b, "created") < 0 ||
         w_float(b, when) < 0 || W_LITERAL(b, "updated") < 0 || w_float(b, when) < 0 ||
         W_LITERAL(b, "displayName") < 0 || w_opt_str(b, decl ? decl->display : no) < 0 ||
         W_LITERAL(b, "description") < 0 || w_opt_str(b, decl ? decl->desc : no) < 0 ||
         W_LITERAL(b, "metadata") < 0 ||
         w_head(b, decl ? (uint64_t)decl->meta_count : 0, 0x80, 15, 0, 0xDE) < 0 ||
-        (decl && decl->meta_count && w_raw(b, decl->entries.p, decl->entries.n) < 0);
-    PyObject *info = failed ? NULL : PyTuple_Pack(2, ns_b, type_b);
-    if (info == NULL || PyDict_SetItem(a->created, id, info) < 0) {
-        Py_XDECREF(info);
-        goto fail;
-    }
+        (decl && decl->meta_count && w_raw(b, decl->entries.p, decl->entries.n) < 0) ||
+        PyDict_SetItem(a->created, id, info) < 0 ||
+        add_record(a->keys[DB_ASSETS], a->values[DB_ASSETS], Py_NewRef(id), bytes_of(b)) < 0 ||
+        add_grouped(a, DB_INDEX, kind, Py_NewRef(kind), Py_NewRef(id)) < 0;
     Py_DECREF(info);
-    Py_INCREF(id);
-    if (add_record(a->keys[DB_ASSETS], a->values[DB_ASSETS], id, bytes_of(b)) < 0)
-        goto fail;
-    Py_INCREF(id);
-    if (add_record(a->keys[DB_INDEX], a->values[DB_INDEX], kind, id) < 0) {
-        kind = NULL;
-        goto fail;
-    }
-    kind = NULL;
+    Py_DECREF(kind);
+    if (failed)
+        return -1;
     if (decl) {
         for (Py_ssize_t m = 0; m < decl->meta_count; m++) {
-            Py_INCREF(id);
-            if (add_record(a->keys[DB_INDEX], a->values[DB_INDEX],
-                           meta_key(&metas[decl->meta_first + m]), id) < 0)
-                goto fail;
+            PyObject *entry = meta_key(&metas[decl->meta_first + m]);
+            if (entry == NULL || add_grouped(a, DB_INDEX, entry, entry, Py_NewRef(id)) < 0)
+                return -1;
         }
     }
-    Py_DECREF(type_b);
-    Py_DECREF(ns_b);
     return 0;
-fail:
-    Py_XDECREF(kind);
-    Py_DECREF(type_b);
-    Py_DECREF(ns_b);
-    return -1;
 }
 
 static int
-w_change(Buf *b, PyObject *id, PyObject *ns, PyObject *type, const char *kind)
+w_change(Buf *b, PyObject *id, PyObject *ns, PyObject *type, const char *kind, Py_ssize_t kind_n)
 {
     Span s;
     if (w_head(b, 4, 0x90, 15, 0, 0xDC) < 0)
@@ -1102,7 +1156,7 @@ w_change(Buf *b, PyObject *id, PyObject *ns, PyObject *type, const char *kind)
     s = span_of(type);
     if (w_str(b, s.p, s.n) < 0)
         return -1;
-    return w_str(b, (const uint8_t *)kind, (Py_ssize_t)strlen(kind));
+    return w_str(b, (const uint8_t *)kind, kind_n);
 }
 
 /* key = id, NUL, seq (8 bytes), position (2 bytes) */
@@ -1225,11 +1279,9 @@ apply_event(Apply *a, Parsed *ps, Event *ev, PyObject *run_key, uint64_t seq, do
             if (info == NULL)
                 return -1;
         }
-        Py_INCREF(usage_in);
-        if (add_record(a->keys[DB_USAGES], a->values[DB_USAGES], usage_key(id, seq, position),
-                       usage_in) < 0)
+        if (add_grouped(a, DB_USAGES, id, usage_key(id, seq, position), Py_NewRef(usage_in)) < 0)
             return -1;
-        if (w_change(changes, id, PyTuple_GET_ITEM(info, 0), PyTuple_GET_ITEM(info, 1), "USED") < 0)
+        if (w_change(changes, id, PyTuple_GET_ITEM(info, 0), PyTuple_GET_ITEM(info, 1), "USED", 4) < 0)
             return -1;
         n_changes++;
     }
@@ -1247,7 +1299,7 @@ apply_event(Apply *a, Parsed *ps, Event *ev, PyObject *run_key, uint64_t seq, do
             return -1;
         info = PyDict_GetItemWithError(a->created, id);
         if (info == NULL ||
-            w_change(changes, id, PyTuple_GET_ITEM(info, 0), PyTuple_GET_ITEM(info, 1), "CREATED") < 0)
+            w_change(changes, id, PyTuple_GET_ITEM(info, 0), PyTuple_GET_ITEM(info, 1), "CREATED", 7) < 0)
             return -1;
         n_changes++;
     }
@@ -1278,8 +1330,18 @@ apply_event(Apply *a, Parsed *ps, Event *ev, PyObject *run_key, uint64_t seq, do
 static PyObject *
 run_key_of(Event *ev)
 {
-    char tail[32];
-    int digits = snprintf(tail, sizeof tail, "/%lld", (long long)ev->attempt);
+    char tail[32], reversed[24];
+    int digits = 0, n = 0;
+    uint64_t magnitude = ev->attempt < 0 ? (uint64_t)0 - (uint64_t)ev->attempt : (uint64_t)ev->attempt;
+    do {
+        reversed[n++] = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude);
+    tail[digits++] = '/';
+    if (ev->attempt < 0)
+        tail[digits++] = '-';
+    while (n)
+        tail[digits++] = reversed[--n];
     PyObject *key = PyBytes_FromStringAndSize(NULL, ev->exec.n + 1 + ev->taskrun.n + digits);
     if (key == NULL)
         return NULL;
@@ -1304,8 +1366,9 @@ apply_clear(Apply *a)
     Py_CLEAR(a->created);
     Py_CLEAR(a->seen);
     Py_CLEAR(a->ids);
-    Py_CLEAR(a->last_type);
-    Py_CLEAR(a->last_ns);
+    for (int d = 0; d < DB_COUNT; d++)
+        Py_CLEAR(a->groups[d]);
+    Py_CLEAR(a->last_info);
     Py_CLEAR(a->last_kind);
     PyMem_Free(a->record.data);
     PyMem_Free(a->changes.data);
@@ -1403,7 +1466,8 @@ ingest(PyObject *module, PyObject *args)
     for (int d = 0; d < DB_COUNT; d++) {
         a.keys[d] = PyList_New(0);
         a.values[d] = PyList_New(0);
-        if (a.keys[d] == NULL || a.values[d] == NULL)
+        a.groups[d] = PyDict_New();
+        if (a.keys[d] == NULL || a.values[d] == NULL || a.groups[d] == NULL)
             goto done;
     }
     for (Py_ssize_t e = 0; e < ps.n_events; e++) {
@@ -1431,6 +1495,8 @@ ingest(PyObject *module, PyObject *args)
         applied++;
         consumed++;
     }
+    if (flush_grouped(&a, DB_INDEX) < 0 || flush_grouped(&a, DB_USAGES) < 0)
+        goto done;
     {
         PyObject *records = PyTuple_New(DB_COUNT);
         if (records == NULL)
@@ -1502,7 +1568,7 @@ configure(PyObject *module, PyObject *args)
     Py_XSETREF(kind_key_fn, Py_NewRef(kind));
     Py_XSETREF(meta_key_fn, Py_NewRef(meta));
     PyDict_Clear(kind_cache);
-    PyDict_Clear(meta_cache);
+    meta_slots_clear();
     Py_RETURN_NONE;
 }
 
@@ -1521,12 +1587,13 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC
 PyInit__ingest(void)
 {
+    for (int f = 0; f < F_COUNT; f++)
+        field_lengths[f] = (Py_ssize_t)strlen(FIELD_NAMES[f]);
     kind_cache = PyDict_New();
-    meta_cache = PyDict_New();
     usage_in = PyBytes_FromString("I");
     usage_out = PyBytes_FromString("O");
     external_type = PyBytes_FromString("External");
-    if (!kind_cache || !meta_cache || !usage_in || !usage_out || !external_type)
+    if (!kind_cache || !usage_in || !usage_out || !external_type)
         return NULL;
     return PyModule_Create(&module_def);
 }

@@ -55,7 +55,7 @@ def apply_run(
     )
     if applied:
         assets, index, usages, down, up, runs, log = records
-        _put(txn, dbs.assets, sorted(zip(*assets, strict=True)))
+        _put(txn, dbs.assets, zip(*assets, strict=True))
         txn.cursor(db=dbs.index).putmulti(zip(*index, strict=True), dupdata=False)
         for db, (put_keys, put_values) in (
             (dbs.usages, usages),

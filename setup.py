@@ -1,0 +1,23 @@
+"""Build of the one compiled module, the store writer's hot path (store/_ingest.c; `store.native`
+says what it does). Everything else about the distribution is in pyproject.toml; this file only
+exists because setuptools' pyproject-only way to declare a C extension is still experimental.
+It needs the C compiler and Python headers that every supported machine has."""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "store._ingest",
+            sources=["store/_ingest.c"],
+            extra_compile_args=[
+                "-O2",
+                "-Wall",
+                "-Wextra",
+                "-Wno-unused-parameter",
+                "-Wno-missing-field-initializers",
+                "-Werror",
+            ],
+        )
+    ]
+)

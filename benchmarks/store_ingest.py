@@ -7,7 +7,9 @@ keys, state SUCCESS, distinct task run ids), written
                  committed every `--batch` events, in an environment opened like the store's;
   (b) store:     `Store.write` in batches of `--batch` (assets, index, usages, lineage, log,
                  idempotency);
-  (c) writer:    `BatchingWriter.submit` for every event, then `flush()`.
+  (c) writer:    `BatchingWriter.submit` for every event, then `flush()`;
+  (d) reference: `Store.write` with the compiled path off (`Store.native_ingest = False`):
+                 every event through `store.apply`, to show what the compiled path gains.
 
 Each rate is the median of `--runs` runs of `--events` events into a fresh directory. The runs
 are interleaved (a, b, c, a, b, c, ...) and each ratio to raw is the median of the ratios within
@@ -95,8 +97,11 @@ def run_raw(root: Path, events: list[bytes], keys: list[bytes], batch: int) -> t
     return elapsed
 
 
-def run_store(root: Path, events: list[bytes], batch: int) -> tuple[float, float]:
+def run_store(
+    root: Path, events: list[bytes], batch: int, *, native: bool = True
+) -> tuple[float, float]:
     store = Store.open(root / "store")
+    store.native_ingest = native
     start, cpu = time.perf_counter(), time.process_time()
     for first in range(0, len(events), batch):
         store.write(events[first : first + batch])
@@ -139,6 +144,7 @@ def bench_ingest(count: int, runs: int, batch: int) -> None:
         "(a) raw lmdb puts        ": lambda root: run_raw(root, events, keys, batch),
         "(b) Store.write          ": lambda root: run_store(root, events, batch),
         "(c) BatchingWriter       ": lambda root: run_writer(root, events, batch),
+        "(d) store.apply only     ": lambda root: run_store(root, events, batch, native=False),
     }
     rates: dict[str, list[float]] = {label: [] for label in paths}
     cpus: dict[str, list[float]] = {label: [] for label in paths}

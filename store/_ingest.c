@@ -368,6 +368,7 @@ typedef struct {
 } Meta;
 
 typedef struct {
+    PyObject *item; /* the bytes it was parsed from (a reference held while parsed) */
     Span raw, exec, flow_ns, taskrun, state;
     int64_t attempt;
     double end;
@@ -400,6 +401,8 @@ typedef struct {
 static void
 parsed_free(Parsed *ps)
 {
+    for (Py_ssize_t e = 0; e < ps->n_events; e++)
+        Py_XDECREF(ps->events[e].item);
     PyMem_Free(ps->events);
     PyMem_Free(ps->refs);
     PyMem_Free(ps->decls);
@@ -728,6 +731,7 @@ parse_run(Parsed *ps, PyObject *items, Py_ssize_t start, Py_ssize_t limit, int64
             ps->n_metas = metas;
             break;
         }
+        ps->events[ps->n_events - 1].item = Py_NewRef(PyList_GET_ITEM(items, i));
     }
     return 0;
 }
@@ -1540,12 +1544,14 @@ declined(PyObject *module, PyObject *args)
         ps.n_events = ps.n_refs = ps.n_decls = ps.n_metas = 0;
         int status = parse_event(&ps, PyList_GET_ITEM(items, i), version);
         if (status < 0) {
+            ps.n_events = 0;
             parsed_free(&ps);
             return PyErr_NoMemory();
         }
         if (status == 1)
             break;
     }
+    ps.n_events = 0; /* nothing parsed here holds a reference */
     parsed_free(&ps);
     return PyLong_FromSsize_t(i - (start < 0 ? 0 : start));
 }

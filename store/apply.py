@@ -27,7 +27,9 @@ Rules (the store's semantics; ARCHITECTURE.md and `Store.write` say the same):
 - Every log entry's `time` is the wall-clock time of the write that appended it, so the log is
   ordered by time as well as by `seq`.
 
-This module does not open or close anything: it works in a transaction it is given.
+This module is the reference for these rules: `store.native` (the compiled path for runs of
+plain task runs) must write exactly what it writes, and is tested against it. It does not open
+or close anything: it works in a transaction it is given.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from store import Store, WriteReport, native
+from store import Store, StoreError, WriteReport, _ingest, native
 from store.codec import (
     AssetDecl,
     AssetDeleteEvent,
@@ -322,4 +322,43 @@ def test_random_mixes_match(pair: Pair, seed: int) -> None:
             )
             batch.append(encode(event) if rng.random() < 0.9 else event)
         pair.write(batch)
+    pair.assert_same()
+
+
+def test_a_store_that_fills_up_mid_run_keeps_what_it_had(tmp_path: Path) -> None:
+    store = Store.open(tmp_path, map_size=4 << 20)
+    try:
+        store.write([encode(run(i)) for i in range(10)])
+        before = _dump(store)
+        with pytest.raises(StoreError, match="is full"):
+            store.write([encode(run(i, execution="big")) for i in range(20_000)])
+        assert _dump(store) == before
+        report = store.write([encode(run(100))])  # still writable
+        assert report.applied == 1
+    finally:
+        store.close()
+
+
+def test_the_lookup_contract_is_checked() -> None:
+    batch = [encode(run(i)) for i in range(3)]
+
+    def wrong(keys: list[bytes], ids: list[bytes]) -> Any:
+        return [], {}
+
+    def failing(keys: list[bytes], ids: list[bytes]) -> Any:
+        raise RuntimeError("lookup failed")
+
+    with pytest.raises(TypeError, match="lookup must return"):
+        _ingest.ingest(batch, 0, 3, 1, 1, NOW, wrong)
+    with pytest.raises(RuntimeError, match="lookup failed"):
+        _ingest.ingest(batch, 0, 3, 1, 1, NOW, failing)
+    assert _ingest.ingest([], 0, 0, 1, 7, NOW, failing)[:5] == (0, 0, 0, 0, 7)
+    assert _ingest.declined([run(0), b"", *batch], 0, 1) == 2
+
+
+def test_events_from_a_newer_schema_are_left_to_the_codec(pair: Pair) -> None:
+    newer = msgspec.structs.asdict(run(1))
+    newer.update(k="taskrun", v=2)
+    report = pair.write([msgspec.msgpack.encode(newer)], invalid="skip")
+    assert "newer" in str(report.rejected[0][1])
     pair.assert_same()

@@ -17,6 +17,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -32,8 +33,6 @@
 static PyObject *kind_key_fn = NULL;  /* keys.kind_key(type: str, namespace: str) -> bytes */
 static PyObject *meta_key_fn = NULL;  /* keys.meta_key(name: str, value) -> bytes */
 static PyObject *kind_cache = NULL;   /* (type bytes, namespace bytes) -> kind key */
-static PyObject *usage_in = NULL;     /* b"I" */
-static PyObject *usage_out = NULL;    /* b"O" */
 static PyObject *external_type = NULL; /* b"External" */
 
 /* ---- reading msgpack ----------------------------------------------------------------------- */
@@ -384,6 +383,7 @@ typedef struct {
     Py_ssize_t n_decls, cap_decls;
     Meta *metas;
     Py_ssize_t n_metas, cap_metas;
+    int from_spare; /* its arrays are the spare ones (see parsed_take) */
 } Parsed;
 
 #define GROW(arr, n, cap)                                                                    \
@@ -398,11 +398,33 @@ typedef struct {
         }                                                                                    \
     } while (0)
 
+/* The arrays of the last Parsed, kept for the next call (see the pool of Records buffers);
+ * `spare_taken` while a call uses them (a call on another thread then takes its own). */
+static Parsed spare;
+static int spare_taken = 0;
+
+static void
+parsed_take(Parsed *ps)
+{
+    memset(ps, 0, sizeof(*ps));
+    if (!spare_taken) {
+        spare_taken = 1;
+        *ps = spare;
+        ps->n_events = ps->n_refs = ps->n_decls = ps->n_metas = 0;
+        ps->from_spare = 1;
+    }
+}
+
 static void
 parsed_free(Parsed *ps)
 {
     for (Py_ssize_t e = 0; e < ps->n_events; e++)
         Py_XDECREF(ps->events[e].item);
+    if (ps->from_spare) {
+        spare = *ps;
+        spare_taken = 0;
+        return;
+    }
     PyMem_Free(ps->events);
     PyMem_Free(ps->refs);
     PyMem_Free(ps->decls);
@@ -856,12 +878,6 @@ w_float(Buf *b, double d)
 }
 
 static PyObject *
-bytes_of(Buf *b)
-{
-    return PyBytes_FromStringAndSize(b->data, b->size);
-}
-
-static PyObject *
 bytes_span(Span s)
 {
     return PyBytes_FromStringAndSize((const char *)s.p, s.n);
@@ -881,20 +897,313 @@ same_bytes(PyObject *b, Span s)
            memcmp(PyBytes_AS_STRING(b), s.p, (size_t)s.n) == 0;
 }
 
-/* Appends `key` and `value` to a pair of lists (stealing both references). */
 static int
-add_record(PyObject *keys, PyObject *values, PyObject *key, PyObject *value)
+w_be(Buf *b, uint64_t v, int size)
 {
-    if (key == NULL || value == NULL) {
-        Py_XDECREF(key);
-        Py_XDECREF(value);
+    if (reserve(b, size) < 0)
+        return -1;
+    put_be(b, v, size);
+    return 0;
+}
+
+static inline int
+w_bytes(Buf *b, PyObject *bytes)
+{
+    return w_raw(b, PyBytes_AS_STRING(bytes), PyBytes_GET_SIZE(bytes));
+}
+
+/* ---- record batches: what ingest() returns, one per database -------------------------------- */
+
+/* The records of one database, back to back in one buffer (u32 key size, key, u32 value size,
+ * value, in native byte order), handed to py-lmdb's putmulti by an iterator that makes no
+ * Python object per record: it yields one (key, value) pair of `Slice`s, buffers into this
+ * one, and moves them on to the next record when nobody else holds them (as CPython's zip()
+ * reuses its tuple); anyone who keeps a pair gets a fresh one next time. */
+typedef struct {
+    PyObject_HEAD
+    Buf buf;
+    uint32_t *offsets; /* record starts, in put order */
+    uint32_t *groups;  /* each record's group (0: none); records_finish() orders by it */
+    Py_ssize_t count, cap;
+    Py_ssize_t pending; /* where the size of the key or value being written goes */
+    uint32_t n_groups;
+} Records;
+
+typedef struct {
+    PyObject_HEAD
+    Records *owner;
+    const char *data;
+    Py_ssize_t size;
+} Slice;
+
+typedef struct {
+    PyObject_HEAD
+    Records *records;
+    Py_ssize_t next;
+    PyObject *pair;
+} RecordsIter;
+
+static PyTypeObject RecordsType, SliceType, RecordsIterType;
+
+/* Buffers of freed batches, kept for the next ones: a fan-out writes batch after batch of
+ * about the same size, and fresh memory for each (a few MiB) would cost page faults and
+ * growing copies every time. At most POOL_SIZE buffers, none over POOL_MAX bytes. */
+#define POOL_SIZE 16
+#define POOL_MAX ((Py_ssize_t)64 << 20)
+static struct {
+    char *data;
+    Py_ssize_t cap;
+    uint32_t *offsets, *groups;
+    Py_ssize_t offsets_cap;
+} pool[POOL_SIZE];
+static int pooled = 0;
+
+static Records *
+records_new(void)
+{
+    Records *r = PyObject_New(Records, &RecordsType);
+    if (r == NULL)
+        return NULL;
+    memset(&r->buf, 0, sizeof(*r) - offsetof(Records, buf));
+    if (pooled > 0) {
+        pooled--;
+        r->buf.data = pool[pooled].data;
+        r->buf.cap = pool[pooled].cap;
+        r->offsets = pool[pooled].offsets;
+        r->groups = pool[pooled].groups;
+        r->cap = pool[pooled].offsets_cap;
+    }
+    return r;
+}
+
+static void
+records_dealloc(Records *r)
+{
+    if (pooled < POOL_SIZE && r->buf.cap <= POOL_MAX && r->groups != NULL) {
+        pool[pooled].data = r->buf.data;
+        pool[pooled].cap = r->buf.cap;
+        pool[pooled].offsets = r->offsets;
+        pool[pooled].groups = r->groups;
+        pool[pooled].offsets_cap = r->cap;
+        pooled++;
+    } else {
+        PyMem_Free(r->buf.data);
+        PyMem_Free(r->offsets);
+        PyMem_Free(r->groups);
+    }
+    PyObject_Free(r);
+}
+
+static Py_ssize_t
+records_len(Records *r)
+{
+    return r->count;
+}
+
+/* Starts a record in `group` (0: none); its key follows. */
+static int
+rec_begin(Records *r, uint32_t group)
+{
+    if (r->buf.size > (Py_ssize_t)UINT32_MAX - 8) {
+        PyErr_SetString(PyExc_OverflowError, "a batch's records exceed 4 GiB");
         return -1;
     }
-    int failed = PyList_Append(keys, key) < 0 || PyList_Append(values, value) < 0;
-    Py_DECREF(key);
-    Py_DECREF(value);
-    return failed ? -1 : 0;
+    if (r->count >= r->cap) {
+        Py_ssize_t cap = r->cap ? r->cap * 2 : 256;
+        uint32_t *offsets = PyMem_Realloc(r->offsets, (size_t)cap * sizeof(uint32_t));
+        if (offsets == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        r->offsets = offsets;
+        uint32_t *groups = PyMem_Realloc(r->groups, (size_t)cap * sizeof(uint32_t));
+        if (groups == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        r->groups = groups;
+        r->cap = cap;
+    }
+    r->offsets[r->count] = (uint32_t)r->buf.size;
+    r->groups[r->count] = group;
+    r->count++;
+    if (reserve(&r->buf, 4) < 0)
+        return -1;
+    r->pending = r->buf.size;
+    r->buf.size += 4;
+    return 0;
 }
+
+static void
+rec_close_part(Records *r)
+{
+    uint32_t size = (uint32_t)(r->buf.size - r->pending - 4);
+    memcpy(r->buf.data + r->pending, &size, 4);
+}
+
+/* Ends the key of the record being written; its value follows. */
+static int
+rec_value(Records *r)
+{
+    rec_close_part(r);
+    if (reserve(&r->buf, 4) < 0)
+        return -1;
+    r->pending = r->buf.size;
+    r->buf.size += 4;
+    return 0;
+}
+
+static inline void
+rec_end(Records *r)
+{
+    rec_close_part(r);
+}
+
+/* Orders the records by group, keeping their order within a group (a counting sort). */
+static int
+records_finish(Records *r)
+{
+    if (r->n_groups == 0 || r->count < 2)
+        return 0;
+    Py_ssize_t *starts = PyMem_Calloc((size_t)r->n_groups + 2, sizeof(Py_ssize_t));
+    if (starts == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < r->count; i++)
+        starts[r->groups[i] + 1]++;
+    for (uint32_t g = 1; g <= r->n_groups + 1; g++)
+        starts[g] += starts[g - 1];
+    uint32_t *ordered = PyMem_Malloc((size_t)r->count * sizeof(uint32_t));
+    if (ordered == NULL) {
+        PyMem_Free(starts);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < r->count; i++)
+        ordered[starts[r->groups[i]]++] = r->offsets[i];
+    memcpy(r->offsets, ordered, (size_t)r->count * sizeof(uint32_t));
+    PyMem_Free(ordered);
+    PyMem_Free(starts);
+    return 0;
+}
+
+static PyObject *
+records_iter(Records *r)
+{
+    RecordsIter *it = PyObject_New(RecordsIter, &RecordsIterType);
+    if (it == NULL)
+        return NULL;
+    it->records = (Records *)Py_NewRef(r);
+    it->next = 0;
+    it->pair = NULL;
+    return (PyObject *)it;
+}
+
+static void
+records_iter_dealloc(RecordsIter *it)
+{
+    Py_DECREF(it->records);
+    Py_XDECREF(it->pair);
+    PyObject_Free(it);
+}
+
+static Slice *
+slice_new(Records *owner)
+{
+    Slice *slice = PyObject_New(Slice, &SliceType);
+    if (slice == NULL)
+        return NULL;
+    slice->owner = (Records *)Py_NewRef(owner);
+    slice->data = NULL;
+    slice->size = 0;
+    return slice;
+}
+
+static void
+slice_dealloc(Slice *slice)
+{
+    Py_DECREF(slice->owner);
+    PyObject_Free(slice);
+}
+
+static int
+slice_getbuffer(Slice *slice, Py_buffer *view, int flags)
+{
+    return PyBuffer_FillInfo(view, (PyObject *)slice, (void *)slice->data, slice->size, 1, flags);
+}
+
+static PyObject *
+records_iter_next(RecordsIter *it)
+{
+    Records *r = it->records;
+    if (it->next >= r->count)
+        return NULL;
+    const char *at = r->buf.data + r->offsets[it->next++];
+    uint32_t key_size, value_size;
+    memcpy(&key_size, at, 4);
+    memcpy(&value_size, at + 4 + key_size, 4);
+    PyObject *pair = it->pair;
+    if (pair == NULL || Py_REFCNT(pair) != 1 || Py_REFCNT(PyTuple_GET_ITEM(pair, 0)) != 1 ||
+        Py_REFCNT(PyTuple_GET_ITEM(pair, 1)) != 1) {
+        Slice *key = slice_new(r), *value = slice_new(r);
+        PyObject *fresh = key != NULL && value != NULL ? PyTuple_New(2) : NULL;
+        if (fresh == NULL) {
+            Py_XDECREF(key);
+            Py_XDECREF(value);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(fresh, 0, (PyObject *)key);
+        PyTuple_SET_ITEM(fresh, 1, (PyObject *)value);
+        Py_XSETREF(it->pair, fresh);
+        pair = fresh;
+    }
+    Slice *key = (Slice *)PyTuple_GET_ITEM(pair, 0), *value = (Slice *)PyTuple_GET_ITEM(pair, 1);
+    key->data = at + 4;
+    key->size = key_size;
+    value->data = at + 8 + key_size;
+    value->size = value_size;
+    return Py_NewRef(pair);
+}
+
+static PySequenceMethods records_as_sequence = {
+    .sq_length = (lenfunc)records_len,
+};
+
+static PyBufferProcs slice_as_buffer = {
+    .bf_getbuffer = (getbufferproc)slice_getbuffer,
+};
+
+static PyTypeObject RecordsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "store._ingest.Records",
+    .tp_doc = "The records ingest() made for one database: iterate for (key, value) buffers.",
+    .tp_basicsize = sizeof(Records),
+    .tp_dealloc = (destructor)records_dealloc,
+    .tp_as_sequence = &records_as_sequence,
+    .tp_iter = (getiterfunc)records_iter,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+};
+
+static PyTypeObject SliceType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "store._ingest.Slice",
+    .tp_doc = "A key or value of a Records batch (a read-only buffer; bytes(slice) copies it).",
+    .tp_basicsize = sizeof(Slice),
+    .tp_dealloc = (destructor)slice_dealloc,
+    .tp_as_buffer = &slice_as_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+};
+
+static PyTypeObject RecordsIterType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "store._ingest.RecordsIterator",
+    .tp_basicsize = sizeof(RecordsIter),
+    .tp_dealloc = (destructor)records_iter_dealloc,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)records_iter_next,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+};
 
 /* ---- index keys, computed by Python (keys.kind_key / keys.meta_key) and cached here ------- */
 
@@ -1016,15 +1325,14 @@ enum {
 };
 
 typedef struct {
-    PyObject *keys[DB_COUNT];
-    PyObject *values[DB_COUNT];
+    Records *rec[DB_COUNT];
+    PyObject *group_ids[DB_COUNT]; /* for grouped databases: group object -> its number */
     PyObject *stored;   /* set of idempotency keys already in the store */
     PyObject *existing; /* asset id bytes -> (namespace bytes, type bytes), in the store */
     PyObject *created;  /* the same, for assets this call created */
     PyObject *seen;     /* idempotency keys applied by this call */
     PyObject *ids;      /* decl/ref index -> asset id bytes (built once) */
-    PyObject *groups[DB_COUNT]; /* per database, group -> [key, value, key, value, ...] */
-    Buf record, changes;
+    Buf changes;
     /* The (type, namespace) of the previous new asset and its kind key: fan-outs repeat it. */
     PyObject *last_info, *last_kind;
 } Apply;
@@ -1058,50 +1366,38 @@ kind_of(Apply *a, Span type, Span ns, PyObject **info_out, PyObject **kind_out)
     return 0;
 }
 
-/* Adds a record to `db` in the group `group` (stealing `key` and `value`). The records of
- * one group are put together: consecutive puts near one place in the B-tree (the usages of
- * one input, the entries of one index key, which LMDB keeps as sorted
- * duplicates) cost less than interleaved ones. */
-static int
-add_grouped(Apply *a, int db, PyObject *group, PyObject *key, PyObject *value)
+/* The group number of `group` in `db` (1, 2, ... in order of first use). The records of one
+ * group are put together: consecutive puts near one place in the B-tree (the usages of one
+ * input, the entries of one index key, which LMDB keeps as sorted duplicates) cost less than
+ * interleaved ones. 0 on error. */
+static uint32_t
+group_of(Apply *a, int db, PyObject *group)
 {
-    if (key == NULL || value == NULL) {
-        Py_XDECREF(key);
-        Py_XDECREF(value);
-        return -1;
+    PyObject *number = PyDict_GetItemWithError(a->group_ids[db], group);
+    if (number != NULL)
+        return (uint32_t)PyLong_AsUnsignedLong(number);
+    if (PyErr_Occurred())
+        return 0;
+    Records *r = a->rec[db];
+    number = PyLong_FromUnsignedLong(r->n_groups + 1);
+    if (number == NULL || PyDict_SetItem(a->group_ids[db], group, number) < 0) {
+        Py_XDECREF(number);
+        return 0;
     }
-    PyObject *records = PyDict_GetItemWithError(a->groups[db], group);
-    int failed = 1;
-    if (records != NULL) {
-        failed = PyList_Append(records, key) < 0 || PyList_Append(records, value) < 0;
-    } else if (!PyErr_Occurred()) {
-        records = PyList_New(2);
-        if (records != NULL) {
-            PyList_SET_ITEM(records, 0, Py_NewRef(key));
-            PyList_SET_ITEM(records, 1, Py_NewRef(value));
-            failed = PyDict_SetItem(a->groups[db], group, records) < 0;
-            Py_DECREF(records);
-        }
-    }
-    Py_DECREF(key);
-    Py_DECREF(value);
-    return failed ? -1 : 0;
+    Py_DECREF(number);
+    return ++r->n_groups;
 }
 
-/* Moves the grouped records of `db` to the end of its (keys, values) lists. */
+/* The index entry `key` -> `id`. */
 static int
-flush_grouped(Apply *a, int db)
+index_entry(Apply *a, PyObject *key, PyObject *id)
 {
-    PyObject *group, *records;
-    Py_ssize_t at = 0;
-    while (PyDict_Next(a->groups[db], &at, &group, &records)) {
-        for (Py_ssize_t i = 0; i + 1 < PyList_GET_SIZE(records); i += 2) {
-            if (PyList_Append(a->keys[db], PyList_GET_ITEM(records, i)) < 0 ||
-                PyList_Append(a->values[db], PyList_GET_ITEM(records, i + 1)) < 0)
-                return -1;
-        }
-    }
-    PyDict_Clear(a->groups[db]);
+    Records *r = a->rec[DB_INDEX];
+    uint32_t group = group_of(a, DB_INDEX, key);
+    if (group == 0 || rec_begin(r, group) < 0 || w_bytes(&r->buf, key) < 0 || rec_value(r) < 0 ||
+        w_bytes(&r->buf, id) < 0)
+        return -1;
+    rec_end(r);
     return 0;
 }
 
@@ -1115,9 +1411,10 @@ new_asset(Apply *a, PyObject *id, Span type, Span ns, double when, Decl *decl, M
     Span ns_s = span_of(PyTuple_GET_ITEM(info, 0)), type_s = span_of(PyTuple_GET_ITEM(info, 1));
     Span id_s = span_of(id);
     Span no = {NULL, 0};
-    Buf *b = &a->record;
-    b->size = 0;
+    Records *r = a->rec[DB_ASSETS];
+    Buf *b = &r->buf;
     int failed =
+        rec_begin(r, 0) < 0 || w_bytes(b, id) < 0 || rec_value(r) < 0 ||
         w_head(b, 8, 0x80, 15, 0, 0xDE) < 0 || W_LITERAL(b, "id") < 0 ||
         w_str(b, id_s.p, id_s.n) < 0 || W_LITERAL(b, "namespace") < 0 ||
         w_str(b, ns_s.p, ns_s.n) < 0 || W_LITERAL(b, "type") < 0 ||
@@ -1127,10 +1424,11 @@ new_asset(Apply *a, PyObject *id, Span type, Span ns, double when, Decl *decl, M
         W_LITERAL(b, "description") < 0 || w_opt_str(b, decl ? decl->desc : no) < 0 ||
         W_LITERAL(b, "metadata") < 0 ||
         w_head(b, decl ? (uint64_t)decl->meta_count : 0, 0x80, 15, 0, 0xDE) < 0 ||
-        (decl && decl->meta_count && w_raw(b, decl->entries.p, decl->entries.n) < 0) ||
-        PyDict_SetItem(a->created, id, info) < 0 ||
-        add_record(a->keys[DB_ASSETS], a->values[DB_ASSETS], Py_NewRef(id), bytes_of(b)) < 0 ||
-        add_grouped(a, DB_INDEX, kind, Py_NewRef(kind), Py_NewRef(id)) < 0;
+        (decl && decl->meta_count && w_raw(b, decl->entries.p, decl->entries.n) < 0);
+    if (!failed) {
+        rec_end(r);
+        failed = PyDict_SetItem(a->created, id, info) < 0 || index_entry(a, kind, id) < 0;
+    }
     Py_DECREF(info);
     Py_DECREF(kind);
     if (failed)
@@ -1138,7 +1436,11 @@ new_asset(Apply *a, PyObject *id, Span type, Span ns, double when, Decl *decl, M
     if (decl) {
         for (Py_ssize_t m = 0; m < decl->meta_count; m++) {
             PyObject *entry = meta_key(&metas[decl->meta_first + m]);
-            if (entry == NULL || add_grouped(a, DB_INDEX, entry, entry, Py_NewRef(id)) < 0)
+            if (entry == NULL)
+                return -1;
+            failed = index_entry(a, entry, id) < 0;
+            Py_DECREF(entry);
+            if (failed)
                 return -1;
         }
     }
@@ -1163,31 +1465,20 @@ w_change(Buf *b, PyObject *id, PyObject *ns, PyObject *type, const char *kind, P
     return w_str(b, (const uint8_t *)kind, kind_n);
 }
 
-/* key = id, NUL, seq (8 bytes), position (2 bytes) */
-static PyObject *
-usage_key(PyObject *id, uint64_t seq, Py_ssize_t position)
+/* A usage: key id, NUL, seq (8 bytes), position (2 bytes); value b"I" or b"O". The usages of
+ * inputs are grouped by input. */
+static int
+usage(Apply *a, PyObject *id, uint64_t seq, Py_ssize_t position, char direction)
 {
-    Py_ssize_t n = PyBytes_GET_SIZE(id);
-    PyObject *key = PyBytes_FromStringAndSize(NULL, n + 11);
-    if (key == NULL)
-        return NULL;
-    unsigned char *p = (unsigned char *)PyBytes_AS_STRING(key);
-    memcpy(p, PyBytes_AS_STRING(id), (size_t)n);
-    p[n] = 0;
-    for (int i = 0; i < 8; i++)
-        p[n + 1 + i] = (unsigned char)(seq >> (56 - 8 * i));
-    p[n + 9] = (unsigned char)(position >> 8);
-    p[n + 10] = (unsigned char)position;
-    return key;
-}
-
-static PyObject *
-u64_bytes(uint64_t v)
-{
-    unsigned char p[8];
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (56 - 8 * i));
-    return PyBytes_FromStringAndSize((const char *)p, 8);
+    Records *r = a->rec[DB_USAGES];
+    uint32_t group = direction == 'I' ? group_of(a, DB_USAGES, id) : 0;
+    if ((direction == 'I' && group == 0) || rec_begin(r, group) < 0 || w_bytes(&r->buf, id) < 0 ||
+        w_be(&r->buf, 0, 1) < 0 || w_be(&r->buf, seq, 8) < 0 ||
+        w_be(&r->buf, (uint64_t)position, 2) < 0 || rec_value(r) < 0 ||
+        w_raw(&r->buf, &direction, 1) < 0)
+        return -1;
+    rec_end(r);
+    return 0;
 }
 
 /* The lineage record from `near` to `far`: key u16(len near) + near + far, value
@@ -1195,25 +1486,15 @@ u64_bytes(uint64_t v)
 static int
 edge(Apply *a, int db, PyObject *near, PyObject *far, uint64_t seq, double end)
 {
-    Py_ssize_t nn = PyBytes_GET_SIZE(near), nf = PyBytes_GET_SIZE(far);
-    PyObject *key = PyBytes_FromStringAndSize(NULL, 2 + nn + nf);
-    PyObject *value = PyBytes_FromStringAndSize(NULL, 16 + nf);
-    if (key != NULL && value != NULL) {
-        unsigned char *k = (unsigned char *)PyBytes_AS_STRING(key);
-        unsigned char *v = (unsigned char *)PyBytes_AS_STRING(value);
-        uint64_t bits;
-        k[0] = (unsigned char)(nn >> 8);
-        k[1] = (unsigned char)nn;
-        memcpy(k + 2, PyBytes_AS_STRING(near), (size_t)nn);
-        memcpy(k + 2 + nn, PyBytes_AS_STRING(far), (size_t)nf);
-        memcpy(&bits, &end, 8);
-        for (int i = 0; i < 8; i++) {
-            v[i] = (unsigned char)(seq >> (56 - 8 * i));
-            v[8 + i] = (unsigned char)(bits >> (56 - 8 * i));
-        }
-        memcpy(v + 16, PyBytes_AS_STRING(far), (size_t)nf);
-    }
-    return add_record(a->keys[db], a->values[db], key, value);
+    Records *r = a->rec[db];
+    uint64_t bits;
+    memcpy(&bits, &end, 8);
+    if (rec_begin(r, 0) < 0 || w_be(&r->buf, (uint64_t)PyBytes_GET_SIZE(near), 2) < 0 ||
+        w_bytes(&r->buf, near) < 0 || w_bytes(&r->buf, far) < 0 || rec_value(r) < 0 ||
+        w_be(&r->buf, seq, 8) < 0 || w_be(&r->buf, bits, 8) < 0 || w_bytes(&r->buf, far) < 0)
+        return -1;
+    rec_end(r);
+    return 0;
 }
 
 /* Is `id` an asset the store or this call already has? -1 on error. */
@@ -1259,10 +1540,11 @@ static int
 apply_event(Apply *a, Parsed *ps, Event *ev, PyObject *run_key, uint64_t seq, double now,
             int producing, int64_t version)
 {
-    PyObject *seq_bytes = u64_bytes(seq);
-    Py_INCREF(run_key);
-    if (add_record(a->keys[DB_APPLIED], a->values[DB_APPLIED], run_key, seq_bytes) < 0)
+    Records *applied = a->rec[DB_APPLIED];
+    if (rec_begin(applied, 0) < 0 || w_bytes(&applied->buf, run_key) < 0 ||
+        rec_value(applied) < 0 || w_be(&applied->buf, seq, 8) < 0)
         return -1;
+    rec_end(applied);
     Buf *changes = &a->changes;
     changes->size = 0;
     uint64_t n_changes = 0;
@@ -1283,7 +1565,7 @@ apply_event(Apply *a, Parsed *ps, Event *ev, PyObject *run_key, uint64_t seq, do
             if (info == NULL)
                 return -1;
         }
-        if (add_grouped(a, DB_USAGES, id, usage_key(id, seq, position), Py_NewRef(usage_in)) < 0)
+        if (usage(a, id, seq, position, 'I') < 0)
             return -1;
         if (w_change(changes, id, PyTuple_GET_ITEM(info, 0), PyTuple_GET_ITEM(info, 1), "USED", 4) < 0)
             return -1;
@@ -1292,9 +1574,7 @@ apply_event(Apply *a, Parsed *ps, Event *ev, PyObject *run_key, uint64_t seq, do
     for (Py_ssize_t o = 0; o < ev->out_count; o++, position++) {
         Decl *decl = &ps->decls[ev->out_first + o];
         PyObject *id = PyList_GET_ITEM(a->ids, ps->n_refs + ev->out_first + o);
-        Py_INCREF(usage_out);
-        if (add_record(a->keys[DB_USAGES], a->values[DB_USAGES], usage_key(id, seq, position),
-                       usage_out) < 0)
+        if (usage(a, id, seq, position, 'O') < 0)
             return -1;
         if (!producing)
             continue;
@@ -1319,15 +1599,18 @@ apply_event(Apply *a, Parsed *ps, Event *ev, PyObject *run_key, uint64_t seq, do
         }
     }
     /* The log entry: {seq, time, event (as it came), changes, v}, as store.apply encodes it. */
-    Buf *b = &a->record;
-    b->size = 0;
-    if (w_head(b, 5, 0x80, 15, 0, 0xDE) < 0 || W_LITERAL(b, "seq") < 0 || w_uint(b, seq) < 0 ||
+    Records *log = a->rec[DB_LOG];
+    Buf *b = &log->buf;
+    if (rec_begin(log, 0) < 0 || w_be(b, seq, 8) < 0 || rec_value(log) < 0 ||
+        w_head(b, 5, 0x80, 15, 0, 0xDE) < 0 || W_LITERAL(b, "seq") < 0 || w_uint(b, seq) < 0 ||
         W_LITERAL(b, "time") < 0 || w_float(b, now) < 0 || W_LITERAL(b, "event") < 0 ||
         w_raw(b, ev->raw.p, ev->raw.n) < 0 || W_LITERAL(b, "changes") < 0 ||
         w_head(b, n_changes, 0x90, 15, 0, 0xDC) < 0 ||
-        w_raw(b, changes->data, changes->size) < 0 || W_LITERAL(b, "v") < 0 || w_uint(b, (uint64_t)version) < 0)
+        w_raw(b, changes->data, changes->size) < 0 || W_LITERAL(b, "v") < 0 ||
+        w_uint(b, (uint64_t)version) < 0)
         return -1;
-    return add_record(a->keys[DB_LOG], a->values[DB_LOG], u64_bytes(seq), bytes_of(b));
+    rec_end(log);
+    return 0;
 }
 
 /* The idempotency key: execution id, NUL, "<taskrun id>/<attempt>" (keys.taskrun_key). */
@@ -1362,19 +1645,16 @@ static void
 apply_clear(Apply *a)
 {
     for (int d = 0; d < DB_COUNT; d++) {
-        Py_CLEAR(a->keys[d]);
-        Py_CLEAR(a->values[d]);
+        Py_CLEAR(a->rec[d]);
+        Py_CLEAR(a->group_ids[d]);
     }
     Py_CLEAR(a->stored);
     Py_CLEAR(a->existing);
     Py_CLEAR(a->created);
     Py_CLEAR(a->seen);
     Py_CLEAR(a->ids);
-    for (int d = 0; d < DB_COUNT; d++)
-        Py_CLEAR(a->groups[d]);
     Py_CLEAR(a->last_info);
     Py_CLEAR(a->last_kind);
-    PyMem_Free(a->record.data);
     PyMem_Free(a->changes.data);
 }
 
@@ -1389,7 +1669,7 @@ PyDoc_STRVAR(ingest_doc,
 "leave to the Python path. Returns (parsed, consumed, applied, duplicates, next_seq,\n"
 "records): `parsed` items were recognised, the first `consumed` of them were applied here\n"
 "(duplicates included), and `records` holds, per database (assets, index, usages,\n"
-"lineage_down, lineage_up, applied, log), a (keys, values) pair of lists to put.");
+"lineage_down, lineage_up, applied, log), a Records batch to give to putmulti().");
 
 static PyObject *
 ingest(PyObject *module, PyObject *args)
@@ -1409,7 +1689,8 @@ ingest(PyObject *module, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "start and next_seq must not be negative");
         return NULL;
     }
-    Parsed ps = {0};
+    Parsed ps;
+    parsed_take(&ps);
     Apply a = {0};
     PyObject *run_keys = NULL, *asset_ids = NULL, *found = NULL, *result = NULL;
     uint64_t seq = (uint64_t)next_seq;
@@ -1468,10 +1749,9 @@ ingest(PyObject *module, PyObject *args)
     if (a.created == NULL || a.seen == NULL)
         goto done;
     for (int d = 0; d < DB_COUNT; d++) {
-        a.keys[d] = PyList_New(0);
-        a.values[d] = PyList_New(0);
-        a.groups[d] = PyDict_New();
-        if (a.keys[d] == NULL || a.values[d] == NULL || a.groups[d] == NULL)
+        a.rec[d] = records_new();
+        a.group_ids[d] = PyDict_New();
+        if (a.rec[d] == NULL || a.group_ids[d] == NULL)
             goto done;
     }
     for (Py_ssize_t e = 0; e < ps.n_events; e++) {
@@ -1499,19 +1779,17 @@ ingest(PyObject *module, PyObject *args)
         applied++;
         consumed++;
     }
-    if (flush_grouped(&a, DB_INDEX) < 0 || flush_grouped(&a, DB_USAGES) < 0)
-        goto done;
     {
         PyObject *records = PyTuple_New(DB_COUNT);
         if (records == NULL)
             goto done;
-        for (int d = 0; d < DB_COUNT; d++)
-            PyTuple_SET_ITEM(records, d, PyTuple_Pack(2, a.keys[d], a.values[d]));
         for (int d = 0; d < DB_COUNT; d++) {
-            if (PyTuple_GET_ITEM(records, d) == NULL) {
+            if (records_finish(a.rec[d]) < 0) {
                 Py_DECREF(records);
                 goto done;
             }
+            PyTuple_SET_ITEM(records, d, (PyObject *)a.rec[d]);
+            a.rec[d] = NULL;
         }
         result = Py_BuildValue("nnnnKN", ps.n_events, consumed, applied, duplicates,
                                (unsigned long long)seq, records);
@@ -1538,7 +1816,8 @@ declined(PyObject *module, PyObject *args)
     long long version;
     if (!PyArg_ParseTuple(args, "O!nL:declined", &PyList_Type, &items, &start, &version))
         return NULL;
-    Parsed ps = {0};
+    Parsed ps;
+    parsed_take(&ps);
     Py_ssize_t size = PyList_GET_SIZE(items), i;
     for (i = start < 0 ? 0 : start; i < size; i++) {
         ps.n_events = ps.n_refs = ps.n_decls = ps.n_metas = 0;
@@ -1596,10 +1875,19 @@ PyInit__ingest(void)
     for (int f = 0; f < F_COUNT; f++)
         field_lengths[f] = (Py_ssize_t)strlen(FIELD_NAMES[f]);
     kind_cache = PyDict_New();
-    usage_in = PyBytes_FromString("I");
-    usage_out = PyBytes_FromString("O");
     external_type = PyBytes_FromString("External");
-    if (!kind_cache || !usage_in || !usage_out || !external_type)
+    if (!kind_cache || !external_type)
         return NULL;
-    return PyModule_Create(&module_def);
+    if (PyType_Ready(&RecordsType) < 0 || PyType_Ready(&SliceType) < 0 ||
+        PyType_Ready(&RecordsIterType) < 0)
+        return NULL;
+    PyObject *module = PyModule_Create(&module_def);
+    if (module == NULL)
+        return NULL;
+    if (PyModule_AddObjectRef(module, "Records", (PyObject *)&RecordsType) < 0 ||
+        PyModule_AddObjectRef(module, "Slice", (PyObject *)&SliceType) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
 }

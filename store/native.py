@@ -4,7 +4,8 @@ A fan-out's events are task runs whose outputs are new assets. `apply_run` hands
 `_ingest.ingest` (which parses the msgpack itself and builds every record those events make,
 byte for byte what `store.apply` writes), answers its one question (which idempotency keys and
 which of the run's assets are already stored) with one `getmulti` per database, and puts the
-records it returns with one `putmulti` per database. Whatever `_ingest` declines (other
+records it returns with one `putmulti` per database (each a `_ingest.Records` batch: one
+buffer, no Python object per record). Whatever `_ingest` declines (other
 kinds of events, codec structs, updates of existing assets, anything unusual or invalid) is
 left to `store.apply`, the reference for the semantics; `Store.write` alternates the two in
 one transaction, so each sees what the other wrote.
@@ -55,16 +56,16 @@ def apply_run(
     )
     if applied:
         assets, index, usages, down, up, runs, log = records
-        _put(txn, dbs.assets, zip(*assets, strict=True))
-        txn.cursor(db=dbs.index).putmulti(zip(*index, strict=True), dupdata=False)
-        for db, (put_keys, put_values) in (
+        for db, batch in (
+            (dbs.assets, assets),
             (dbs.usages, usages),
             (dbs.lineage_down, down),
             (dbs.lineage_up, up),
             (dbs.applied, runs),
         ):
-            _put(txn, db, zip(put_keys, put_values, strict=True))
-        txn.cursor(db=dbs.log).putmulti(zip(*log, strict=True), append=True)
+            txn.cursor(db=db).putmulti(batch)
+        txn.cursor(db=dbs.index).putmulti(index, dupdata=False)
+        txn.cursor(db=dbs.log).putmulti(log, append=True)
     return NativeRun(parsed, consumed, applied, duplicates, seq)
 
 
@@ -73,7 +74,3 @@ def declined(items: list[Any], start: int) -> int:
     first one it takes)."""
     count: int = _ingest.declined(items, start, codec.SCHEMA_VERSION)
     return count
-
-
-def _put(txn: Any, db: Any, pairs: Any) -> None:
-    txn.cursor(db=db).putmulti(pairs)

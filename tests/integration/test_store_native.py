@@ -31,6 +31,7 @@ from store.codec import (
     encode,
 )
 from store.environment import Databases
+from store.keys import from_u64
 
 pytestmark = pytest.mark.integration
 
@@ -362,3 +363,15 @@ def test_events_from_a_newer_schema_are_left_to_the_codec(pair: Pair) -> None:
     report = pair.write([msgspec.msgpack.encode(newer)], invalid="skip")
     assert "newer" in str(report.rejected[0][1])
     pair.assert_same()
+
+
+def test_record_batches_never_change_a_pair_someone_keeps() -> None:
+    batch = [encode(run(i)) for i in range(5)]
+    records = _ingest.ingest(batch, 0, 5, 1, 1, NOW, lambda keys, ids: (set(), {}))[5]
+    log = records[6]
+    kept = list(log)  # every pair kept: each must stay its own
+    streamed = [(bytes(key), bytes(value)) for key, value in log]  # pairs handed on
+    assert [(bytes(key), bytes(value)) for key, value in kept] == streamed
+    assert len({id(pair) for pair in kept}) == len(kept) == len(log) == 5
+    assert [from_u64(key) for key, _ in streamed] == [1, 2, 3, 4, 5]
+    assert memoryview(kept[0][1]).readonly

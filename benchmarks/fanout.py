@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -98,8 +99,10 @@ def child_assetline(n: int) -> dict[str, float]:
         ids = [asset.id for asset in store.find_assets(type="BENCH_ITEM")]
         usages = sum(len(store.usages(f"item-{i}")) for i in range(0, n, max(1, n // 100)))
     exactly_once = len(ids) == n == len(set(ids)) and usages == len(range(0, n, max(1, n // 100)))
+    store_rate = _store_rate(work / "home")
+    shutil.rmtree(work, ignore_errors=True)
     return {
-        "store_rate": _store_rate(work / "home"),
+        "store_rate": store_rate,
         "wall": wall,
         "rss": rss,
         "state_ok": float(summary.state == "SUCCESS"),
@@ -121,11 +124,14 @@ def _store_rate(home: Path) -> float:
             events.extend(encode(entry.event) for entry in entries)
             after = entries[-1].seq
     replay = Path(tempfile.mkdtemp(prefix="assetline-replay-"))
-    start = time.perf_counter()
-    with Store.open(replay) as fresh:
-        for first in range(0, len(events), 5000):
-            fresh.write(events[first : first + 5000])
-    return len(events) / (time.perf_counter() - start)
+    try:
+        start = time.perf_counter()
+        with Store.open(replay) as fresh:
+            for first in range(0, len(events), 5000):
+                fresh.write(events[first : first + 5000])
+        return len(events) / (time.perf_counter() - start)
+    finally:
+        shutil.rmtree(replay, ignore_errors=True)
 
 
 def run_child(kind: str, n: int) -> dict[str, float]:

@@ -130,8 +130,12 @@ class BatchingWriter:
                     break
                 if not self._cond.wait(remaining):
                     break
-            count = min(len(self._queue), self.max_batch)
-            return [self._queue.popleft() for _ in range(count)]
+            queue = self._queue
+            if len(queue) <= self.max_batch:
+                batch = list(queue)
+                queue.clear()
+                return batch
+            return [queue.popleft() for _ in range(self.max_batch)]
 
     def _run(self) -> None:
         while True:

@@ -5,15 +5,16 @@
  * run of such events this module parses the msgpack itself (no decoded structs), applies the
  * events in order and builds every LMDB record they make: assets, index entries, usages,
  * lineage edges, idempotency keys and event-log entries, byte for byte what `store.apply`
- * writes for the same events (tests/unit/store/test_native_ingest.py checks that on whole
+ * writes for the same events (tests/integration/test_store_native.py checks that on whole
  * stores). `store.native` calls it and puts the records; everything else, and every event this
  * module declines, goes through `store.apply`, which stays the reference for the semantics.
  *
  * What it accepts is a strict subset of what `codec.TaskRunEvent` decodes: exact field types,
  * no unknown or repeated fields, valid UTF-8, metadata of scalar values, ids of at most 200
  * bytes. Anything else (including anything invalid) is left to the Python path, which accepts
- * or rejects it with its own messages. It never touches LMDB and keeps no state across calls
- * but two bounded caches of index keys computed by Python (`configure`).
+ * or rejects it with its own messages. It never touches LMDB. Across calls it keeps only two
+ * bounded caches of index keys computed by Python (`configure`) and, for speed, the memory
+ * of earlier batches (a few buffers, reused).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -1744,6 +1745,19 @@ ingest(PyObject *module, PyObject *args)
     }
     a.stored = Py_NewRef(PyTuple_GET_ITEM(found, 0));
     a.existing = Py_NewRef(PyTuple_GET_ITEM(found, 1));
+    {
+        PyObject *id, *info;
+        Py_ssize_t at = 0;
+        while (PyDict_Next(a.existing, &at, &id, &info)) {
+            if (!PyBytes_Check(id) || !PyTuple_Check(info) || PyTuple_GET_SIZE(info) != 2 ||
+                !PyBytes_Check(PyTuple_GET_ITEM(info, 0)) ||
+                !PyBytes_Check(PyTuple_GET_ITEM(info, 1))) {
+                PyErr_SetString(PyExc_TypeError,
+                                "lookup must map asset ids (bytes) to (namespace, type) bytes");
+                goto done;
+            }
+        }
+    }
     a.created = PyDict_New();
     a.seen = PySet_New(NULL);
     if (a.created == NULL || a.seen == NULL)

@@ -351,6 +351,8 @@ def test_the_lookup_contract_is_checked() -> None:
 
     with pytest.raises(TypeError, match="lookup must return"):
         _ingest.ingest(batch, 0, 3, 1, 1, NOW, wrong)
+    with pytest.raises(TypeError, match="lookup must map asset ids"):
+        _ingest.ingest(batch, 0, 3, 1, 1, NOW, lambda keys, ids: (set(), {b"source": ("n", "t")}))
     with pytest.raises(RuntimeError, match="lookup failed"):
         _ingest.ingest(batch, 0, 3, 1, 1, NOW, failing)
     assert _ingest.ingest([], 0, 0, 1, 7, NOW, failing)[:5] == (0, 0, 0, 0, 7)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -26,7 +26,7 @@ from typing import Any, Literal, TypeVar
 import lmdb
 import msgspec
 
-from store import codec, environment, native, query
+from store import codec, environment, native, query, retention
 from store.apply import BatchApplier
 from store.errors import StoreClosedError, StoreError
 from store.gc_pause import gc_paused
@@ -231,6 +231,20 @@ class Store:
         """Keep a named offset (a shipper's last shipped sequence, say)."""
         with self._write_txn() as txn:
             txn.put(fit(key.encode()), u64(seq), db=self._env().dbs.offsets)
+
+    def purge_usages(self, asset_ids: Iterable[str] | None, *, before: float) -> int:
+        """Delete the usages of `asset_ids` (None: of every asset) logged at or before
+        `before` (epoch seconds); the event log and task runs stay. Returns how many."""
+        with self._write_txn() as txn:
+            dbs = self._env().dbs
+            until = retention.seq_at(txn, dbs, before)
+            return retention.purge_usages(txn, dbs, asset_ids, until) if until else 0
+
+    def purge_lineage(self, *, before: float, namespace_prefix: str | None = None) -> int:
+        """Delete the lineage edges whose latest task run ended at or before `before` (and ran
+        in `namespace_prefix` or below it, if given). Returns how many edges."""
+        with self._write_txn() as txn:
+            return retention.purge_lineage(txn, self._env().dbs, before, namespace_prefix)
 
     # -- reading ----------------------------------------------------------------------------------
 

@@ -232,7 +232,7 @@ def test_purge_by_namespace_prefix_types_metadata_and_end_date(driver: Driver) -
         "io.kestra.plugin.kestra.ee.assets.PurgeAssets",
         {"namespace": "company.data.*", "metadata": {"layer": "staging"}, **end},
     )
-    assert (staging.state, staging.outputs) == ("SUCCESS", {"purgedAssetsCount": 2})
+    assert (staging.state, staging.outputs["purgedAssetsCount"]) == ("SUCCESS", 2)
     remaining = [a.id for a in driver.store.find_assets()]
     assert remaining == ["mart.orders", "stg.fresh", "vm.etl", "vm.old"]
 
@@ -244,12 +244,79 @@ def test_purge_by_namespace_prefix_types_metadata_and_end_date(driver: Driver) -
             **end,
         },
     )
-    assert vms.outputs == {"purgedAssetsCount": 1}
+    assert vms.outputs["purgedAssetsCount"] == 1
     by_id = driver.run("assets.purge", {"assetId": "mart.orders", **end})
-    assert by_id.outputs == {"purgedAssetsCount": 1}
-    kept = driver.run("assets.purge", {"purgeAssets": False, **end})
+    assert by_id.outputs["purgedAssetsCount"] == 1
+    kept = driver.run(
+        "assets.purge",
+        {"purgeAssets": False, "purgeAssetUsages": False, "purgeAssetLineages": False, **end},
+    )
     assert kept.outputs == {}
     assert [a.id for a in driver.store.find_assets()] == ["stg.fresh", "vm.etl"]
+
+
+def _run_event(
+    serial: int, inputs: list[str], outputs: list[str], *, namespace: str, end: float
+) -> codec.TaskRunEvent:
+    return codec.TaskRunEvent(
+        execution_id=f"exec-{namespace}",
+        flow_namespace=namespace,
+        flow_id="etl",
+        task_id="load",
+        taskrun_id=f"tr-{serial}",
+        attempt=0,
+        state="SUCCESS",
+        start=end - 1,
+        end=end,
+        inputs=[codec.AssetRef(id=asset_id) for asset_id in inputs],
+        outputs=[codec.AssetDecl(id=asset_id) for asset_id in outputs],
+    )
+
+
+def test_purge_takes_old_usages_and_lineage_and_keeps_history(driver: Driver) -> None:
+    old, recent = 1_000_000.0, time.time() + 3600
+    for event in (
+        _run_event(1, ["src"], ["a", "b"], namespace="company.data", end=old),
+        _run_event(2, ["src"], ["other"], namespace="company.web", end=old),
+    ):
+        driver.writer.submit(event)
+    driver.writer.flush()
+    time.sleep(0.05)
+    cut = datetime.fromtimestamp(time.time(), UTC).isoformat()
+    time.sleep(0.05)
+    driver.writer.submit(_run_event(3, ["src"], ["c"], namespace="company.data", end=recent))
+    driver.writer.flush()
+    log_before = len(driver.store.read_log(0, 100))
+
+    purged = driver.run(
+        "assets.purge", {"namespace": "company.data", "purgeAssets": False, "endDate": cut}
+    )
+    assert purged.state == "SUCCESS", purged.error
+    # Usages of the namespace's assets logged before the cut: src (its own namespace is the
+    # first flow's) read by runs 1 and 2, a and b; other is not in the namespace; run 3's
+    # usages came after the cut. Lineage: the namespace's flow made src -> a, b before it.
+    assert purged.outputs == {"purgedAssetUsagesCount": 4, "purgedAssetLineagesCount": 2}
+    store = driver.store
+    assert store.usages("a") == [] and store.usages("b") == []
+    assert [u.taskrun_id for u in store.usages("src")] == ["tr-3"]
+    assert [u.taskrun_id for u in store.usages("other")] == ["tr-2"]
+    assert [edge.source for edge in store.lineage("a", direction="up").edges] == []
+    assert {(e.source, e.target) for e in store.lineage("c", direction="up").edges} == {
+        ("src", "tr-3"),
+        ("tr-3", "c"),
+    }
+    assert store.lineage("other", direction="up").edges  # another namespace's lineage stays
+    down = {(e.source, e.target) for e in store.lineage("src", direction="down").edges}
+    assert ("tr-1", "a") not in down and ("tr-3", "c") in down
+    # History stays: the event log, the task runs, the assets themselves.
+    assert len(store.read_log(0, 100)) == log_before
+    assert [run.taskrun_id for run in store.task_runs("exec-company.data")] == ["tr-1", "tr-3"]
+    assert store.get_asset("a") is not None
+
+    everything = driver.run("assets.purge", {"purgeAssets": False, "endDate": cut})
+    assert everything.state == "SUCCESS", everything.error
+    assert everything.outputs == {"purgedAssetUsagesCount": 1, "purgedAssetLineagesCount": 1}
+    assert store.usages("other") == [] and store.lineage("other", direction="up").edges == []
 
 
 def test_a_flow_sets_lists_deletes_and_purges(
@@ -297,7 +364,7 @@ def test_a_flow_sets_lists_deletes_and_purges(
     with open_store(home) as store:
         runs = {run.task_id: run for run in store.task_runs(summary.execution_id)}
         assert runs["show"].result == {"value": "2 etl-node-0,etl-node-1"}
-        assert runs["purge"].result == {"purgedAssetsCount": 0}
+        assert runs["purge"].result["purgedAssetsCount"] == 0
         assert store.get_asset("etl-node-0") is None
         node = store.get_asset("etl-node-1")
         assert node is not None

@@ -317,7 +317,11 @@ class DeleteAsset(TaskType):
 
 @register_task
 class PurgeAssets(TaskType):
-    """Delete every asset matching the filters and last updated at or before `endDate`."""
+    """Kestra's retention task. Up to `endDate`: the assets matching every filter and last
+    updated by then (`purgeAssets`), their usages logged by then (`purgeAssetUsages`, chosen by
+    id and namespace only) and the lineage edges whose latest task run ended by then
+    (`purgeAssetLineages`, chosen by the flow's namespace only), as Kestra documents them. The
+    event log, task runs and executions stay (shippers and `executions show` read them)."""
 
     kind: ClassVar[str] = _EE + "PurgeAssets"
     aliases: ClassVar[tuple[str, ...]] = (_KESTRA_EE + "PurgeAssets", "assets.purge")
@@ -328,31 +332,43 @@ class PurgeAssets(TaskType):
         p: PurgeParams = params
         _note_connection(p, ctx)
         store, writer = _store_and_writer(ctx)
-        if p.purgeAssetUsages or p.purgeAssetLineages:
-            ctx.logger.info(
-                "usages and the event log are history the store keeps; a purged asset takes "
-                "its lineage edges with it"
-            )
-        if not p.purgeAssets:
-            ctx.logger.info("purgeAssets is false: nothing to purge")
-            return {}
         _flush(writer, "the writes before this task")
         end = p.end()
         namespace = p.namespace.removesuffix("*").removesuffix(".") if p.namespace else None
-        count = 0
-        for asset in select_assets(
-            store,
-            asset_id=p.assetId,
-            namespace_prefix=namespace or None,
-            types=p.assetType or (),
-            conditions=p.conditions(),
-        ):
-            if asset.updated <= end:
-                writer.submit(_delete_event(asset.id, ctx))
-                count += 1
-        _flush(writer, "the purge")
-        ctx.logger.info(f"{count} asset(s) purged")
-        return {"purgedAssetsCount": count}
+        outputs: dict[str, Any] = {}
+        if p.purgeAssetUsages:
+            # As in Kestra, usages are chosen by asset id and namespace, not type or metadata.
+            ids: list[str] | None = None
+            if namespace:
+                chosen = select_assets(store, asset_id=p.assetId, namespace_prefix=namespace)
+                ids = [asset.id for asset in chosen]
+            elif p.assetId is not None:
+                ids = [p.assetId]  # a deleted asset's usages too
+            outputs["purgedAssetUsagesCount"] = store.purge_usages(ids, before=end)
+        if p.purgeAssetLineages:
+            # As in Kestra, lineage is chosen by namespace only (of the flow that made it).
+            outputs["purgedAssetLineagesCount"] = store.purge_lineage(
+                before=end, namespace_prefix=namespace or None
+            )
+        if p.purgeAssets:
+            count = 0
+            for asset in select_assets(
+                store,
+                asset_id=p.assetId,
+                namespace_prefix=namespace or None,
+                types=p.assetType or (),
+                conditions=p.conditions(),
+            ):
+                if asset.updated <= end:
+                    writer.submit(_delete_event(asset.id, ctx))
+                    count += 1
+            _flush(writer, "the purge")
+            outputs["purgedAssetsCount"] = count
+        if not outputs:
+            ctx.logger.info("purgeAssets, purgeAssetUsages and purgeAssetLineages are all false")
+        for name, count in outputs.items():
+            ctx.logger.info(f"{name}: {count}")
+        return outputs
 
 
 def _delete_event(asset_id: str, ctx: TaskContext) -> codec.AssetDeleteEvent:

@@ -18,12 +18,13 @@ from typing import Any
 
 from scheduler.backends import Backend, RayBackend
 from scheduler.deploy import SubflowLauncher
+from scheduler.errors import TemplateError
 from scheduler.executor import ExecutionSummary, Executor, Progress
 from scheduler.flow_model import Flow
 from scheduler.inputs import resolve_inputs
 from scheduler.packing import PackingBackend
 from scheduler.templating import Renderer
-from store import BatchingWriter, Store
+from store import BatchingWriter, Store, StoreError
 from workers.storage import storage_settings
 
 DEFAULT_HOME = ".assetline"
@@ -111,6 +112,13 @@ def run_flow(
                 )
                 return [asset.to_json() for asset in found]
 
+            def lookup_kv(namespace: str, key: str) -> tuple[bool, Any]:
+                try:
+                    entry = store.kv_get(namespace, key)
+                except StoreError as exc:
+                    raise TemplateError(f"kv(): {exc}", None) from exc
+                return (entry is not None, entry.value if entry is not None else None)
+
             storage_root = (
                 storage or os.environ.get(STORAGE_ENV) or str((store.home / "storage").resolve())
             )
@@ -122,7 +130,7 @@ def run_flow(
                     resolved,
                     backend=backend or _ray_backend(),
                     sink=writer,
-                    renderer=Renderer(assets=query_assets),
+                    renderer=Renderer(assets=query_assets, kv=lookup_kv),
                     storage=storage_root,
                     workdir=workdir or os.getcwd(),
                     execution_id=execution_id,

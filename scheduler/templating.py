@@ -4,8 +4,9 @@ What a flow author may use: the context (`flow`, `execution`, `inputs`, `vars`, 
 `task`, `taskrun`, `parent`, `parents`, `labels`, `trigger`, `envs`), the filters `slugify`,
 `jq` (the real jq; always a list), `first`, `json`/`toJson`, `fromJson`, `base64encode`,
 `base64decode`, `sha256`, `keys`, `values`, and the functions `secret(name)`, `assets(...)`,
-`fromJson(text)`, `json(text)` (Kestra's older name for fromJson), `render(text)`, `now()`,
-`currentEachOutput(outputs.x)`, `errorLogs()`, and Pebble's `is json` test.
+`kv(key, namespace, errorOnMissing)` (Kestra's KV store), `fromJson(text)`, `json(text)`
+(Kestra's older name for fromJson), `render(text)`, `now()`, `currentEachOutput(outputs.x)`,
+`errorLogs()`, and Pebble's `is json` test.
 
 The environment is an `ImmutableSandboxedEnvironment` with `StrictUndefined`: an unknown
 variable is an error, `''.__class__` is refused, and a template cannot mutate its context.
@@ -14,7 +15,7 @@ Lists and maps render as JSON (like Kestra), booleans as `true`/`false`, null as
 Secrets: `secret('NAME')` reads `SECRET_NAME` (base64, Kestra's convention) or
 `ASSETLINE_SECRET_NAME` (plain) from the driver's environment; every value it returned during a
 render is reported back so callers can mask it. This module does no I/O beyond that environment
-lookup and the `assets` query callable it is given.
+lookup and the `assets` and `kv` callables it is given.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from scheduler.flow_model import Pos
 from scheduler.pebble_compat import StrictChainableUndefined, coalesce, rewrite
 
 AssetQuery = Callable[..., list[dict[str, Any]]]
+#: (namespace, key) -> (whether the key has a value, the value).
+KVLookup = Callable[[str, str], tuple[bool, Any]]
 
 _MARKERS = ("{{", "{%", "{#")
 
@@ -176,9 +179,11 @@ class Renderer:
         self,
         *,
         assets: AssetQuery | None = None,
+        kv: KVLookup | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self._assets = assets
+        self._kv = kv
         self._environ = environ
         self._seen: set[str] | None = None
         self._cache: dict[str, jinja2.Template] = {}
@@ -204,6 +209,7 @@ class Renderer:
         env.globals.update(
             secret=self._secret,
             assets=self._query_assets,
+            kv=self._kv_value,
             fromJson=_from_json,
             json=_from_json,
             render=self._render_nested,
@@ -234,6 +240,28 @@ class Renderer:
         if self._assets is None:
             raise TemplateError("assets() needs the asset store, which this render has not", None)
         return self._assets(id=id, type=type, namespace=namespace, metadata=metadata)
+
+    def _kv_value(
+        self,
+        key: str,
+        namespace: str | None = None,
+        errorOnMissing: bool = False,  # noqa: N803
+    ) -> Any:
+        """Kestra's kv(key, namespace, errorOnMissing): the value, or null when the key has
+        none (an error with errorOnMissing). The namespace defaults to the flow's."""
+        if self._kv is None:
+            raise TemplateError("kv() needs the store, which this render has not", None)
+        if namespace is None:
+            flow = self._context.get("flow")
+            namespace = flow.get("namespace") if isinstance(flow, Mapping) else None
+        if not namespace:
+            raise TemplateError("kv(): no namespace; pass one as kv('key', 'namespace')", None)
+        found, value = self._kv(str(namespace), str(key))
+        if not found and errorOnMissing:
+            raise TemplateError(
+                f"kv(): the key '{key}' does not exist in the namespace '{namespace}'", None
+            )
+        return value
 
     def _render_nested(self, text: Any) -> Any:
         if not is_template(text):

@@ -26,9 +26,9 @@ from store.errors import StoreError, StoreLockedError, StoreVersionError
 
 #: The on-disk layout this code writes and reads. Bump it when a database changes meaning.
 #: Format 2 keeps one record per lineage edge and direction, and an asset's type and namespace
-#: under one index entry; a format-1 store is upgraded in place when opened for writing
-#: (`store.upgrade`).
-FORMAT_VERSION: Final = 2
+#: under one index entry; format 3 adds the `kv` database. An older store is upgraded in place
+#: when opened for writing (`store.upgrade`).
+FORMAT_VERSION: Final = 3
 FORMAT_KEY: Final = b"format"
 
 #: name -> sorted duplicates?
@@ -47,6 +47,7 @@ _DATABASES: Final = {
     "applied": False,
     "offsets": False,
     "flows": False,
+    "kv": False,
 }
 
 
@@ -70,6 +71,7 @@ class Databases:
     applied: Any  # taskrun_key(...) | content hash of an asset event -> seq of its log entry
     offsets: Any  # offset name -> seq
     flows: Any  # deployed flows and their revisions (see store.flows)
+    kv: Any  # prefix(namespace) + key -> store.kv.KVEntry (Kestra's KV store)
 
 
 class SharedEnv:

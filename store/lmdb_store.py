@@ -26,7 +26,7 @@ from typing import Any, Literal, TypeVar
 import lmdb
 import msgspec
 
-from store import codec, environment, native, query, retention
+from store import codec, environment, kv, native, query, retention
 from store.apply import BatchApplier
 from store.errors import StoreClosedError, StoreError
 from store.gc_pause import gc_paused
@@ -246,7 +246,44 @@ class Store:
         with self._write_txn() as txn:
             return retention.purge_lineage(txn, self._env().dbs, before, namespace_prefix)
 
+    def kv_set(
+        self,
+        namespace: str,
+        key: str,
+        value: Any,
+        *,
+        kv_type: str = "STRING",
+        ttl: float | None = None,
+        overwrite: bool = True,
+    ) -> bool:
+        """Keep `value` under `key` in `namespace` (expiring `ttl` seconds from now, if given);
+        False when `overwrite` is off and the key holds a live value (nothing written)."""
+        now = time.time()
+        entry = kv.KVEntry(
+            namespace=namespace,
+            key=key,
+            value=value,
+            type=kv_type,
+            updated=now,
+            expires=now + ttl if ttl is not None else None,
+        )
+        with self._write_txn() as txn:
+            return kv.put(txn, self._env().dbs, entry, overwrite=overwrite, now=now)
+
+    def kv_delete(self, namespace: str, key: str) -> bool:
+        """Remove `key` from `namespace`; True when it held a live value."""
+        with self._write_txn() as txn:
+            return kv.delete(txn, self._env().dbs, namespace, key, time.time())
+
     # -- reading ----------------------------------------------------------------------------------
+
+    def kv_get(self, namespace: str, key: str) -> kv.KVEntry | None:
+        """The live entry of `key` in `namespace` (None when absent or expired)."""
+        return self._read(lambda txn, dbs: kv.get(txn, dbs, namespace, key, time.time()))
+
+    def kv_keys(self, namespace: str, key_prefix: str = "") -> list[str]:
+        """The live keys of `namespace` that start with `key_prefix`, in order."""
+        return self._read(lambda txn, dbs: kv.keys(txn, dbs, namespace, key_prefix, time.time()))
 
     def get_offset(self, key: str) -> int | None:
         data = self._read(lambda txn, dbs: txn.get(fit(key.encode()), db=dbs.offsets))

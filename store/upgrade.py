@@ -6,6 +6,8 @@ to one `lineage_down` and one `lineage_up` record per edge that hold the latest 
 keeps an asset's type and namespace under one kind key, so it is rebuilt from the assets. The
 event log, assets, usages, executions and idempotency keys keep their layout.
 
+Format 2 -> 3: a `kv` database is added (Kestra's KV store); nothing else changes.
+
 This module works only in the write transaction it is given: it opens no environment, and it
 knows nothing of events.
 """
@@ -34,10 +36,14 @@ _U16: Final = struct.Struct(">H")
 
 def upgrade(env: Any, txn: Any, dbs: Databases, version: int) -> None:
     """Bring a store of format `version` to the current one (see the module docstring)."""
-    if version != 1:
-        raise StoreError(f"no upgrade from store format {version}; this assetline reads 1 and 2")
-    _lineage_from_1(env, txn, dbs)
-    _rebuild_index(txn, dbs)
+    if version not in (1, 2):
+        raise StoreError(
+            f"no upgrade from store format {version}; this assetline reads formats 1 to 3"
+        )
+    if version == 1:
+        _lineage_from_1(env, txn, dbs)
+        _rebuild_index(txn, dbs)
+    # 2 -> 3 only adds the (empty) `kv` database, which opening the store created.
 
 
 def _pair_key_1(upstream: bytes, downstream: bytes) -> bytes:

@@ -77,7 +77,7 @@ def test_format_1_is_upgraded_in_place(tmp_path: Path) -> None:
     assert str(caught.value) == (
         f"the store at {(home / 'store').resolve()} is in format 1, written by an older "
         f"assetline; open it once for writing (any command that writes to it) to upgrade it "
-        f"in place to format 2"
+        f"in place to format 3"
     )
 
     with Store.open(home) as store:
@@ -95,7 +95,7 @@ def test_format_1_is_upgraded_in_place(tmp_path: Path) -> None:
         now = store.lineage("staged").to_json()
     env = lmdb.open(str(home / "store"), max_dbs=32, readonly=True)
     with env.begin() as txn:
-        assert txn.get(b"format", db=env.open_db(b"meta", txn=txn)) == b"2"
+        assert txn.get(b"format", db=env.open_db(b"meta", txn=txn)) == b"3"
         with pytest.raises(lmdb.NotFoundError):
             env.open_db(b"edge_runs", txn=txn, create=False)
     env.close()
@@ -126,4 +126,26 @@ def test_unknown_old_format_is_refused(tmp_path: Path) -> None:
     env.close()
     with pytest.raises(StoreError) as caught:
         Store.open(home)
-    assert str(caught.value) == "no upgrade from store format 0; this assetline reads 1 and 2"
+    assert str(caught.value) == (
+        "no upgrade from store format 0; this assetline reads formats 1 to 3"
+    )
+
+
+def test_format_2_gains_the_kv_database(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with Store.open(home) as store:
+        store.write([task_run("load", inputs=["raw"], outputs=["staged"])])
+    env = lmdb.open(str(home / "store"), max_dbs=32)
+    with env.begin(write=True) as txn:
+        txn.drop(env.open_db(b"kv", txn=txn), delete=True)
+        txn.put(b"format", b"2", db=env.open_db(b"meta", txn=txn))
+    env.close()
+    with pytest.raises(StoreVersionError, match=r"is in format 2.*to format 3"):
+        Store.open(home, readonly=True)
+    with Store.open(home) as store:
+        assert store.kv_get("company.team", "missing") is None
+        assert store.kv_set("company.team", "greeting", "hello")
+        assert [a.id for a in store.find_assets()] == ["raw", "staged"]
+    with Store.open(home, readonly=True) as reader:
+        entry = reader.kv_get("company.team", "greeting")
+        assert entry is not None and entry.value == "hello"

@@ -14,12 +14,14 @@ Properties are Kestra's (plugin-kestra's `ee.assets` tasks):
   `fetchType` (FETCH: `assets`; FETCH_ONE: `asset`; STORE, the default: `uri` of an ION file;
   NONE), `page`/`size` (no page: every match). Outputs `size` but for NONE.
 - `Delete`: `assetId`; an id the store does not hold fails the task.
-- `PurgeAssets`: `endDate` (required: assets last updated at or before it), `namespace` (the
-  namespace and those below it; Kestra's `company.*` works too), `assetId`, `assetType`,
-  `metadataQuery` (or a `metadata` map of equalities), `purgeAssets`. Output
-  `purgedAssetsCount`. The store keeps usages and its event log as history, so
-  `purgeAssetUsages`/`purgeAssetLineages` are accepted and only remove what a deleted asset
-  takes with it (its lineage edges).
+- `PurgeAssets`: `endDate` (required), `namespace` (the namespace and those below it;
+  Kestra's `company.*` works too), `assetId`, `assetType`, `metadataQuery` (or a `metadata`
+  map of equalities), and what to purge, all true by default: `purgeAssets` (assets matching
+  every filter, last updated at or before `endDate`; output `purgedAssetsCount`),
+  `purgeAssetUsages` (their usages logged by then, chosen by id and namespace only;
+  `purgedAssetUsagesCount`), `purgeAssetLineages` (lineage edges whose latest run ended by
+  then, chosen by namespace only; `purgedAssetLineagesCount`). The event log, task runs and
+  executions stay.
 Kestra's connection properties (`kestraUrl`, `auth`, `tenantId`) are accepted and ignored:
 assetline has one store per home.
 

@@ -356,7 +356,7 @@ def test_version_refusal(tmp_path: Path) -> None:
             Store.open(home, readonly=readonly)
         assert str(caught.value) == (
             f"the store at {(home / 'store').resolve()} was written by a newer assetline "
-            f"(format 99); this one reads up to 2; upgrade assetline"
+            f"(format 99); this one reads up to 3; upgrade assetline"
         )
 
 

@@ -11,7 +11,7 @@ setup(
             "store._ingest",
             sources=["store/_ingest.c"],
             extra_compile_args=[
-                "-O2",
+                "-O3",
                 "-Wall",
                 "-Wextra",
                 "-Wno-unused-parameter",

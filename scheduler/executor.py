@@ -1,8 +1,8 @@
 """The executor: drives one execution of a flow through its states, on a backend.
 
-It walks the flow (Sequential blocks, Parallel, ForEach, If, Switch, errors/finally), plans
-each runnable task run with the planner, awaits it on the backend with at most
-`concurrencyLimit` values (and a global cap) in flight, applies retries, timeouts,
+It walks the flow (Sequential and AllowFailure blocks, Parallel, ForEach, If, Switch,
+errors/finally), plans each runnable task run with the planner, awaits it on the backend with
+at most `concurrencyLimit` values (and a global cap) in flight, applies retries, timeouts,
 `allowFailure`/`allowWarning`, and hands every terminal attempt to the store writer. It is the
 only module that decides states; it never opens LMDB itself (it gets a writer and a query
 callable) and never imports Ray (the backend does).
@@ -50,6 +50,7 @@ FOREACH = {
     "io.kestra.plugin.core.flow.EachParallel",
 }
 SEQUENTIAL = "io.kestra.plugin.core.flow.Sequential"
+ALLOW_FAILURE = "io.kestra.plugin.core.flow.AllowFailure"
 PARALLEL = "io.kestra.plugin.core.flow.Parallel"
 IF = "io.kestra.plugin.core.flow.If"
 SWITCH = "io.kestra.plugin.core.flow.Switch"
@@ -322,6 +323,8 @@ class Executor:
             state = FAILED
         if state == FAILED and node.errors:
             await self._block(node.errors, scope)
+        if state == FAILED and node.kind == ALLOW_FAILURE:
+            state = WARNING  # the block stopped at its failure; the flow goes on
         if node.finally_:
             state = _worst([state, await self._block(node.finally_, scope)])
         self._record(node, scope, taskrun_id, attempt=1, start=start, state=state, error=error)

@@ -1,8 +1,8 @@
 """The flowable task kinds the scheduler drives itself, with their Kestra names and Params.
 
-A flowable (ForEach, Sequential, Parallel, If, Switch, Dag, ...) runs no code on a worker: the
-executor expands it into child task runs. Each kind declares its canonical Kestra name, the
-legacy names and a short alias it also answers to, a pydantic `Params` model of its own
+A flowable (ForEach, Sequential, AllowFailure, Parallel, If, Switch, Dag, ...) runs no code on a
+worker: the executor expands it into child task runs. Each kind declares its canonical Kestra
+name, the legacy names and a short alias it also answers to, a pydantic `Params` model of its own
 properties (`extra="forbid"`, Kestra's property names) and where its child tasks are written.
 Child task lists are not part of `Params`: the loader turns them into `TaskNode.tasks` /
 `TaskNode.branches`.
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "FLOWABLE_KINDS",
     "FLOWABLE_SPECS",
+    "AllowFailureParams",
     "DagParams",
     "EachParallelParams",
     "EachSequentialParams",
@@ -65,6 +66,13 @@ class EachParallelParams(BaseModel):
 
 class SequentialParams(BaseModel):
     """`Sequential`: run `tasks` one after the other (no property of its own)."""
+
+    model_config = _PARAMS
+
+
+class AllowFailureParams(BaseModel):
+    """`AllowFailure`: run `tasks` one after the other; when one fails the block stops, its
+    `errors` run, and it ends WARNING so the flow goes on (no property of its own)."""
 
     model_config = _PARAMS
 
@@ -146,6 +154,12 @@ _SPECS = (
         required_lists=("tasks",),
     ),
     FlowableSpec(_CORE + "Sequential", (_LEGACY + "Sequential", "sequential"), SequentialParams),
+    FlowableSpec(
+        _CORE + "AllowFailure",
+        (_LEGACY + "AllowFailure", "allowfailure"),
+        AllowFailureParams,
+        required_lists=("tasks",),
+    ),
     FlowableSpec(
         _CORE + "Parallel",
         (_LEGACY + "Parallel", "parallel"),

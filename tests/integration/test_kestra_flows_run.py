@@ -15,6 +15,7 @@ import pytest
 
 from scheduler.loader import load_flow_text
 from scheduler.runner import run_flow
+from store import Store
 
 pytestmark = pytest.mark.integration
 
@@ -99,3 +100,39 @@ def test_kestra_flow_runs_unchanged(name: str, ray_session: Any, tmp_path: Path)
         load_flow_text(text, name), {}, home=tmp_path / "home", workdir=str(tmp_path)
     )
     assert summary.state in ("SUCCESS", "WARNING"), summary.errors
+
+
+def _kestra_flow(name: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(MIRROR), "show", f"HEAD:{VALIDS}{name}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+@pytest.mark.skipif(not MIRROR.exists(), reason=f"Kestra's repository is not mirrored at {MIRROR}")
+def test_allow_failure_runs_as_kestras_test_expects(ray_session: Any, tmp_path: Path) -> None:
+    """Kestra's AllowFailureTest.failed: the block stops at `ko`, runs its `errors` and ends
+    WARNING, the flow goes on, then `crash` fails it and the flow's errors run. (Its `success`
+    case runs the flow without the required `crash` input, which Kestra's API refuses too.)"""
+    home = tmp_path / "home"
+    flow = load_flow_text(_kestra_flow("allow-failure.yaml"), "allow-failure.yaml")
+    summary = run_flow(flow, {"crash": "1"}, home=home, workdir=str(tmp_path))
+    with Store.open(home, readonly=True) as store:
+        runs = store.task_runs(summary.execution_id)
+    states = {run.task_id: run.state for run in runs}
+    assert summary.state == "FAILED"
+    assert len(runs) == 10  # as Kestra counts them
+    assert states == {
+        "first": "WARNING",
+        "1-1-allow-failure": "WARNING",
+        "1-1-1_seq": "FAILED",
+        "1-1-1-1": "SUCCESS",
+        "ko": "FAILED",
+        "local-error": "SUCCESS",
+        "1-2-todo": "SUCCESS",
+        "switch": "FAILED",
+        "crash": "FAILED",
+        "global-error": "SUCCESS",
+    }

@@ -117,7 +117,7 @@ def base_context(info: ExecutionInfo, environ: Mapping[str, str]) -> dict[str, A
         },
         "inputs": dict(info.inputs),
         "vars": dict(flow.variables),
-        "labels": dict(info.labels),
+        "labels": label_context(info.labels, info.execution_id),
         "envs": {
             key[4:].lower(): value for key, value in environ.items() if key.startswith("ENV_")
         },
@@ -127,6 +127,29 @@ def base_context(info: ExecutionInfo, environ: Mapping[str, str]) -> dict[str, A
     context["outputFiles"] = _WorkerSide("outputFiles")
     if info.trigger is not None:
         context["trigger"] = dict(info.trigger)
+    return context
+
+
+def label_context(labels: Mapping[str, str], execution_id: str) -> dict[str, Any]:
+    """`labels` as templates see them, as in Kestra: Kestra's system label
+    `system.correlationId` (this execution's id unless the labels carry one), and a dotted key
+    also as nested maps (`labels.system.correlationId`), besides its flat form."""
+    flat = {"system.correlationId": execution_id, **labels}
+    context: dict[str, Any] = dict(flat)
+    for key, value in flat.items():
+        *path, last = key.split(".")
+        if not path:
+            continue
+        node = context
+        for part in path:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                break  # a flat label of that name wins
+            node = child
+        else:
+            node.setdefault(last, value)
     return context
 
 

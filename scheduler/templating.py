@@ -217,6 +217,7 @@ class Renderer:
             currentEachOutput=_current_each_output,
             errorLogs=_error_logs,
             _coalesce=coalesce,
+            null=None,  # Pebble's literal, as in `{{ x ?? null }}`
         )
         env.tests["json"] = _is_json
         self.env = env

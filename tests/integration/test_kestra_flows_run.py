@@ -72,6 +72,7 @@ RUNS_UNCHANGED = (
     "sla-max-duration-ok.yaml",
     "sleep-task-flow.yaml",
     "sleep.yml",
+    "subflow-grand-child.yaml",
     "task-allow-failure-executable-flow.yml",
     "task-allow-failure-flowable.yml",
     "task-allow-failure-runnable.yml",

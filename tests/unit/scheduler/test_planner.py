@@ -12,6 +12,7 @@ from scheduler.planner import (
     OutputsTree,
     base_context,
     foreach_values,
+    label_context,
     new_id,
     plan_task_run,
     task_context,
@@ -159,3 +160,15 @@ def test_secrets_never_reach_asset_records() -> None:
     assert spec.outputs == [
         AssetDecl(id="db", description="dsn ******", metadata={"dsn": "postgres://u:******@h/db"})
     ]
+
+
+def test_labels_carry_kestras_correlation_id_and_nest_dotted_keys() -> None:
+    labels = label_context({"team": "data", "app.tier": "web", "app.zone": "eu"}, "E1")
+    assert labels["system"] == {"correlationId": "E1"}
+    assert labels["system.correlationId"] == "E1"
+    assert labels["app"] == {"tier": "web", "zone": "eu"} and labels["app.tier"] == "web"
+    assert label_context({"system.correlationId": "ROOT"}, "E2")["system"]["correlationId"] == (
+        "ROOT"
+    )
+    flat_wins = label_context({"app": "x", "app.tier": "web"}, "E3")
+    assert flat_wins["app"] == "x" and flat_wins["app.tier"] == "web"

@@ -158,3 +158,29 @@ def test_pebble_ternary_and_nested_coalescing() -> None:
     assert render("{{ inputs.mode == 'FIRST' ? 'ko' : '0' }}", context) == "ko"
     assert render("{{ {'a': 1}['a'] }}", context) == "1"
     assert render("{{ [1, 2, 3][1:] }}", context) == "[2,3]"
+
+
+def test_pebbles_null_literal_and_kv_without_a_store() -> None:
+    assert render("{{ inputs.a ?? null }}|{{ null is none }}", {"inputs": {}}) == "|true"
+    with pytest.raises(TemplateError, match="kv\\(\\) needs the store"):
+        render("{{ kv('key') }}", {"flow": {"namespace": "company.team"}})
+
+
+def test_kv_reads_the_flows_namespace_unless_told() -> None:
+    seen: list[tuple[str, str]] = []
+
+    def lookup(namespace: str, key: str) -> tuple[bool, Any]:
+        seen.append((namespace, key))
+        return (key == "known", {"field": 1} if key == "known" else None)
+
+    context = {"flow": {"namespace": "company.team"}}
+    assert render("{{ kv('known').field }}", context, kv=lookup) == "1"
+    assert render("{{ kv('missing') ?? 'none' }}", context, kv=lookup) == "none"
+    assert render("{{ kv('known', 'other.ns').field }}", context, kv=lookup) == "1"
+    assert seen == [
+        ("company.team", "known"),
+        ("company.team", "missing"),
+        ("other.ns", "known"),
+    ]
+    with pytest.raises(TemplateError, match="the key 'missing' does not exist"):
+        render("{{ kv('missing', errorOnMissing=true) }}", context, kv=lookup)

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from scheduler.backends import Backend, BackendError
-from scheduler.errors import TemplateError
+from scheduler.durations import parse_duration
+from scheduler.errors import DurationError, TemplateError
 from scheduler.flow_model import Flow, TaskNode
 from scheduler.planner import (
     ExecutionInfo,
@@ -35,7 +36,7 @@ from scheduler.planner import (
     render_condition,
     task_context,
 )
-from scheduler.templating import Renderer
+from scheduler.templating import Renderer, is_template
 from store.codec import ExecutionEvent, TaskRunEvent, encode
 from workers.masking import Masker
 from workers.registry import resolve as resolve_task_type
@@ -55,6 +56,8 @@ PARALLEL = "io.kestra.plugin.core.flow.Parallel"
 IF = "io.kestra.plugin.core.flow.If"
 SWITCH = "io.kestra.plugin.core.flow.Switch"
 DAG = "io.kestra.plugin.core.flow.Dag"
+WAIT_FOR = "io.kestra.plugin.core.flow.WaitFor"
+PAUSE = "io.kestra.plugin.core.flow.Pause"
 
 
 class EventSink(Protocol):
@@ -305,6 +308,7 @@ class Executor:
         taskrun_id = new_id()
         start = time.time()
         error: str | None = None
+        result: dict[str, Any] = {}
         try:
             if node.kind in FOREACH:
                 state = await self._foreach(node, scope, taskrun_id)
@@ -315,6 +319,10 @@ class Executor:
                 state = await self._branch(node, scope, taskrun_id)
             elif node.kind == DAG:
                 state = await self._dag(node, scope)
+            elif node.kind == WAIT_FOR:
+                state, result = await self._wait_for(node, scope, taskrun_id)
+            elif node.kind == PAUSE:
+                state, error = await self._pause(node, scope, taskrun_id)
             else:  # Sequential and anything that is a plain block
                 state = await self._block(node.tasks, scope)
         except TemplateError as exc:
@@ -327,8 +335,85 @@ class Executor:
             state = WARNING  # the block stopped at its failure; the flow goes on
         if node.finally_:
             state = _worst([state, await self._block(node.finally_, scope)])
-        self._record(node, scope, taskrun_id, attempt=1, start=start, state=state, error=error)
+        self._record(
+            node, scope, taskrun_id, attempt=1, start=start, state=state, error=error, result=result
+        )
         return state
+
+    def _duration(
+        self, node: TaskNode, scope: _Scope, taskrun_id: str, name: str, raw: Any
+    ) -> float:
+        """A duration property, rendered first when it is a template."""
+        value = raw
+        if isinstance(raw, str) and is_template(raw):
+            context = self._context(node, scope, taskrun_id)
+            value = self.renderer.render_str(
+                raw, context, where=f"task '{node.id}': {name}", pos=node.pos
+            )
+        try:
+            return parse_duration(value)
+        except DurationError as exc:
+            raise TemplateError(f"task '{node.id}': {name}: {exc}", node.pos) from exc
+
+    async def _wait_for(
+        self, node: TaskNode, scope: _Scope, taskrun_id: str
+    ) -> tuple[str, dict[str, Any]]:
+        """Kestra's WaitFor: the tasks again and again until the condition renders true."""
+        props = node.properties
+        frequency = props.get("checkFrequency") or {}
+        most = int(frequency.get("maxIterations", 100))
+        longest = self._duration(
+            node, scope, taskrun_id, "maxDuration", frequency.get("maxDuration", "PT1H")
+        )
+        interval = self._duration(
+            node, scope, taskrun_id, "interval", frequency.get("interval", "PT1S")
+        )
+        began = time.monotonic()
+        iteration = 1
+        while True:
+            self.outputs.set(node.id, scope.values, {"iterationCount": iteration})
+            state = await self._block(node.tasks, scope)
+            if state in (FAILED, KILLED):
+                return state, {"iterationCount": iteration}
+            context = self._context(node, scope, taskrun_id)
+            if render_condition(
+                self.renderer,
+                props.get("condition", ""),
+                context,
+                where=f"task '{node.id}': condition",
+                node=node,
+            ):
+                return state, {"iterationCount": iteration}
+            if iteration >= most or time.monotonic() - began >= longest:
+                reached = "maxIterations" if iteration >= most else "maxDuration"
+                if props.get("failOnMaxReached"):
+                    self.errors.append(
+                        f"task '{node.id}': {reached} reached before its condition held"
+                    )
+                    return FAILED, {"iterationCount": iteration}
+                return state, {"iterationCount": iteration}
+            await asyncio.sleep(interval)
+            iteration += 1
+
+    async def _pause(
+        self, node: TaskNode, scope: _Scope, taskrun_id: str
+    ) -> tuple[str, str | None]:
+        """Kestra's Pause: wait `delay`, then its tasks; with only a `timeout`, nobody can
+        resume it here, so it fails once the timeout is over (as Kestra does unresumed)."""
+        props = node.properties
+        delay = props.get("delay") or props.get("pauseDuration")
+        if delay:
+            await asyncio.sleep(self._duration(node, scope, taskrun_id, "delay", delay))
+            return (await self._block(node.tasks, scope) if node.tasks else SUCCESS), None
+        written = node.timeout_template or node.timeout
+        seconds = self._duration(node, scope, taskrun_id, "timeout", written)
+        await asyncio.sleep(seconds)
+        error = (
+            f"task '{node.id}': paused for {seconds:g}s and nobody resumed it "
+            "(assetline has no manual resume); give the Pause a `delay` to resume on its own"
+        )
+        self.errors.append(error)
+        return FAILED, error
 
     def _record(
         self,
@@ -340,6 +425,7 @@ class Executor:
         start: float,
         state: str,
         error: str | None,
+        result: dict[str, Any] | None = None,
     ) -> None:
         """Record a task run the driver itself ended: a flowable, or a runnable that failed
         before it could be sent (a template error)."""
@@ -361,6 +447,7 @@ class Executor:
                     iteration=frame.iteration if frame else None,
                     parent_taskrun_id=frame.taskrun_id if frame else None,
                     error=error,
+                    result=result or {},
                 )
             )
         )

@@ -1,9 +1,10 @@
 """The flowable task kinds the scheduler drives itself, with their Kestra names and Params.
 
-A flowable (ForEach, Sequential, AllowFailure, Parallel, If, Switch, Dag, ...) runs no code on a
-worker: the executor expands it into child task runs. Each kind declares its canonical Kestra
-name, the legacy names and a short alias it also answers to, a pydantic `Params` model of its own
-properties (`extra="forbid"`, Kestra's property names) and where its child tasks are written.
+A flowable (ForEach, Sequential, AllowFailure, Parallel, If, Switch, Dag, WaitFor, Pause) runs
+no code on a worker: the executor expands it into child task runs. Each kind declares its
+canonical Kestra name, the legacy names and a short alias it also answers to, a pydantic
+`Params` model of its own properties (`extra="forbid"`, Kestra's property names), where its
+child tasks are written, and any rule across its properties.
 Child task lists are not part of `Params`: the loader turns them into `TaskNode.tasks` /
 `TaskNode.branches`.
 
@@ -12,6 +13,7 @@ No I/O here, and nothing that runs: this module only describes.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +30,10 @@ __all__ = [
     "ForEachParams",
     "IfParams",
     "ParallelParams",
+    "PauseParams",
     "SequentialParams",
     "SwitchParams",
+    "WaitForParams",
     "flowable_names",
     "resolve_flowable",
 ]
@@ -75,6 +79,62 @@ class AllowFailureParams(BaseModel):
     `errors` run, and it ends WARNING so the flow goes on (no property of its own)."""
 
     model_config = _PARAMS
+
+
+class WaitForParams(BaseModel):
+    """`WaitFor`: run `tasks` again and again, `checkFrequency.interval` apart, until
+    `condition` renders true; `checkFrequency.maxIterations` (100) and `maxDuration` (PT1H)
+    bound it, and `failOnMaxReached` makes reaching them a failure. `outputs.<id>.iterationCount`
+    is the iteration running (from 1)."""
+
+    model_config = _PARAMS
+
+    condition: str | bool
+    checkFrequency: dict[str, Any] | None = None  # noqa: N815 - Kestra's property names
+    failOnMaxReached: bool = False  # noqa: N815
+
+
+class PauseParams(BaseModel):
+    """`Pause`: wait `delay` (or `pauseDuration`, Kestra's newer name), then run `tasks` (if
+    any) and go on. With only a `timeout` (the task property every task has) it waits that
+    long for a manual resume, which assetline does not offer, and then fails, as Kestra does
+    when nobody resumes."""
+
+    model_config = _PARAMS
+
+    delay: str | None = None
+    pauseDuration: str | None = None  # noqa: N815
+    onResume: list[Any] | None = None  # noqa: N815
+
+
+_FREQUENCY_KEYS = ("maxIterations", "maxDuration", "interval")
+
+
+def _check_wait_for(properties: Mapping[str, Any]) -> str | None:
+    frequency = properties.get("checkFrequency") or {}
+    unknown = sorted(set(frequency) - set(_FREQUENCY_KEYS))
+    if unknown:
+        return (
+            f"checkFrequency: unknown key(s) {', '.join(unknown)}; use {', '.join(_FREQUENCY_KEYS)}"
+        )
+    iterations = frequency.get("maxIterations", 100)
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+        return f"checkFrequency.maxIterations {iterations!r} must be a whole number of 1 or more"
+    return None
+
+
+def _check_pause(properties: Mapping[str, Any]) -> str | None:
+    if not any(properties.get(key) for key in ("delay", "pauseDuration", "timeout")):
+        return (
+            "a Pause without `delay` or `timeout` waits for a manual resume, which assetline "
+            "does not offer; give it a `delay` (it resumes on its own after it)"
+        )
+    if properties.get("onResume"):
+        return (
+            "`onResume` asks for inputs at a manual resume, which assetline does not offer; "
+            "remove it and give the Pause a `delay`"
+        )
+    return None
 
 
 class ParallelParams(BaseModel):
@@ -129,6 +189,8 @@ class FlowableSpec:
     cases_key: str | None = None
     #: Dag's `tasks`: a list of `{task, dependsOn}` wrappers.
     dag: bool = False
+    #: A rule across properties (the kind's own and the common `timeout`): the problem, or None.
+    check: Callable[[Mapping[str, Any]], str | None] | None = None
 
     def child_keys(self) -> tuple[str, ...]:
         keys = (self.tasks_key,) if self.tasks_key else ()
@@ -159,6 +221,19 @@ _SPECS = (
         (_LEGACY + "AllowFailure", "allowfailure"),
         AllowFailureParams,
         required_lists=("tasks",),
+    ),
+    FlowableSpec(
+        _CORE + "WaitFor",
+        ("waitfor",),
+        WaitForParams,
+        required_lists=("tasks",),
+        check=_check_wait_for,
+    ),
+    FlowableSpec(
+        _CORE + "Pause",
+        (_LEGACY + "Pause", "pause"),
+        PauseParams,
+        check=_check_pause,
     ),
     FlowableSpec(
         _CORE + "Parallel",

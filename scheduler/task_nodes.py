@@ -286,6 +286,14 @@ def _properties(
         for name, spec in info.props.items():
             if name not in properties and not spec.required:
                 properties[name] = spec.default
+        if info.flowable.check is not None and len(ctx.issues.items) == before:
+            view = {
+                **properties,
+                **({"timeout": plain(task["timeout"])} if "timeout" in task else {}),
+            }
+            problem = info.flowable.check(view)
+            if problem is not None:
+                ctx.issues.add(task.pos, f"{subject}: {problem}")
     if len(ctx.issues.items) > before:
         return None
     return properties

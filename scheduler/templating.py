@@ -8,7 +8,8 @@ What a flow author may use: the context (`flow`, `execution`, `inputs`, `vars`, 
 (Kestra's older name for fromJson), `render(text)`, `now()`, `currentEachOutput(outputs.x)`,
 `errorLogs()`, and Pebble's `is json` test.
 
-The environment is an `ImmutableSandboxedEnvironment` with `StrictUndefined`: an unknown
+The environment is an `ImmutableSandboxedEnvironment` (a map's keys before its methods, as in
+Pebble: `outputs.t.values.count`) with `StrictUndefined`: an unknown
 variable is an error, `''.__class__` is refused, and a template cannot mutate its context.
 Lists and maps render as JSON (like Kestra), booleans as `true`/`false`, null as an empty string.
 
@@ -172,6 +173,20 @@ def secret_value(name: str, environ: Mapping[str, str] | None = None) -> str:
         ) from exc
 
 
+class _KestraEnvironment(ImmutableSandboxedEnvironment):
+    """Jinja's sandbox with Pebble's lookup order for maps: `x.values` is the key `values`
+    (OutputValues' output) before it is the dict's method, and so for `keys`, `items`,
+    `get`... A map without that key still falls back to Jinja's rule."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping):
+            try:
+                return obj[attribute]
+            except (KeyError, TypeError):
+                pass
+        return super().getattr(obj, attribute)
+
+
 class Renderer:
     """Renders templates for one process; compiled templates are cached by their text."""
 
@@ -187,7 +202,7 @@ class Renderer:
         self._environ = environ
         self._seen: set[str] | None = None
         self._cache: dict[str, jinja2.Template] = {}
-        env = ImmutableSandboxedEnvironment(
+        env = _KestraEnvironment(
             undefined=StrictChainableUndefined,
             finalize=_finalize,
             autoescape=False,

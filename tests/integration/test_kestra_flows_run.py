@@ -137,3 +137,43 @@ def test_allow_failure_runs_as_kestras_test_expects(ray_session: Any, tmp_path: 
         "crash": "FAILED",
         "global-error": "SUCCESS",
     }
+
+
+#: Kestra's WaitForCaseTest and PauseTest: each flow and the state Kestra's test expects.
+EXPECTED_STATES = {
+    "waitfor.yaml": "SUCCESS",
+    "waitfor-max-iterations.yaml": "FAILED",
+    "waitfor-max-duration.yaml": "FAILED",
+    "waitfor-no-success.yaml": "SUCCESS",
+    "waitfor-multiple-tasks.yaml": "SUCCESS",
+    "waitfor-multiple-tasks-failed.yaml": "FAILED",
+    "pause-delay.yaml": "SUCCESS",
+    "pause-delay-from-input.yaml": "SUCCESS",
+    "pause-timeout.yaml": "FAILED",
+}
+
+
+@pytest.mark.skipif(not MIRROR.exists(), reason=f"Kestra's repository is not mirrored at {MIRROR}")
+@pytest.mark.parametrize("name", sorted(EXPECTED_STATES))
+def test_waitfor_and_pause_end_as_kestras_tests_expect(
+    name: str, ray_session: Any, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    flow = load_flow_text(_kestra_flow(name), name)
+    summary = run_flow(flow, {}, home=home, workdir=str(tmp_path))
+    assert summary.state == EXPECTED_STATES[name], summary.errors
+    with Store.open(home, readonly=True) as store:
+        runs = store.task_runs(summary.execution_id)
+    by_id: dict[str, list[Any]] = {}
+    for run in runs:
+        by_id.setdefault(run.task_id, []).append(run)
+    if name == "waitfor-multiple-tasks.yaml":  # iterations 1, 2, 3: count 2, 3, 4
+        assert by_id["output_values"][-1].result == {"values": {"count": "4"}}
+        assert by_id["waitfor"][0].result == {"iterationCount": 3}
+    if name == "waitfor-max-iterations.yaml":
+        assert len(by_id["output_values"]) == 3
+    if name == "pause-delay.yaml":
+        assert [run.task_id for run in runs] == ["subtask", "pause", "last"]
+    if name == "pause-timeout.yaml":
+        assert [run.task_id for run in runs] == ["pause"]
+        assert "nobody resumed it" in str(runs[0].error)

@@ -480,3 +480,32 @@ def test_forced_defaults_merge_deeply() -> None:
 def test_alias_fields_of_params_are_written_by_alias_or_name() -> None:
     body = "  - id: s\n    type: shell\n    commands: [ls]\n    maxRetries: 2\n"
     assert load(tasks(body)).tasks[0].properties == {"commands": ["ls"], "maxRetries": 2}
+
+
+def test_a_pause_needs_a_delay_or_a_timeout_and_no_resume_inputs() -> None:
+    assert issues_of(tasks("  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n")) == [
+        "f.yaml:4:5: task 'wait': a Pause without `delay` or `timeout` waits for a manual "
+        "resume, which assetline does not offer; give it a `delay` (it resumes on its own after "
+        "it)"
+    ]
+    resume = "    onResume:\n      - id: ok\n        type: BOOLEAN\n"
+    assert issues_of(tasks("  - id: wait\n    type: pause\n    delay: PT1S\n" + resume)) == [
+        "f.yaml:4:5: task 'wait': `onResume` asks for inputs at a manual resume, which "
+        "assetline does not offer; remove it and give the Pause a `delay`"
+    ]
+    assert issues_of(tasks("  - id: wait\n    type: pause\n    timeout: PT1S\n")) == []
+    assert issues_of(tasks("  - id: wait\n    type: pause\n    delay: PT1S\n")) == []
+
+
+def test_waitfor_checks_its_check_frequency() -> None:
+    body = "  - id: w\n    type: waitfor\n    condition: 'true'\n    tasks:\n" + (
+        "      - id: r\n        type: return\n"
+    )
+    assert issues_of(tasks(body)) == []
+    assert issues_of(tasks(body + "    checkFrequency:\n      maxIteration: 3\n")) == [
+        "f.yaml:4:5: task 'w': checkFrequency: unknown key(s) maxIteration; use maxIterations, "
+        "maxDuration, interval"
+    ]
+    assert issues_of(tasks(body + "    checkFrequency:\n      maxIterations: 0\n")) == [
+        "f.yaml:4:5: task 'w': checkFrequency.maxIterations 0 must be a whole number of 1 or more"
+    ]

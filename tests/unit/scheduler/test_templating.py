@@ -184,3 +184,9 @@ def test_kv_reads_the_flows_namespace_unless_told() -> None:
     ]
     with pytest.raises(TemplateError, match="the key 'missing' does not exist"):
         render("{{ kv('missing', errorOnMissing=true) }}", context, kv=lookup)
+
+
+def test_map_keys_come_before_dict_methods_as_in_pebble() -> None:
+    context = {"outputs": {"t": {"values": {"count": "4"}, "keys": [1, 2]}}}
+    assert render("{{ outputs.t.values.count }} {{ outputs.t.keys | length }}", context) == "4 2"
+    assert render("{{ {'a': 1}.items() | list | length }}") == "1"  # no such key: the method

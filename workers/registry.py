@@ -34,6 +34,7 @@ BUILTIN_MODULES: Final = (
     "workers.tasks.asset_shipper",
     "workers.tasks.asset_tasks",
     "workers.tasks.kv_tasks",
+    "workers.tasks.state_tasks",
     "workers.tasks.aws_s3",
     "workers.tasks.aws_cli",
     "workers.tasks.subflow",

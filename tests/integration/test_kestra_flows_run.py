@@ -182,3 +182,29 @@ def test_waitfor_and_pause_end_as_kestras_tests_expect(
     if name == "pause-timeout.yaml":
         assert [run.task_id for run in runs] == ["pause"]
         assert "nobody resumed it" in str(runs[0].error)
+
+
+@pytest.mark.skipif(not MIRROR.exists(), reason=f"Kestra's repository is not mirrored at {MIRROR}")
+def test_state_flow_runs_as_kestras_state_test_expects(ray_session: Any, tmp_path: Path) -> None:
+    """Kestra's StateTest on state.yaml: create, update, delete across three executions; and
+    per-value (taskrunValue) and flow-wide states inside ForEach."""
+    home = tmp_path / "home"
+    flow = load_flow_text(_kestra_flow("state.yaml"), "state.yaml")
+
+    def run(state: str) -> dict[str, Any]:
+        summary = run_flow(flow, {"state": state}, home=home, workdir=str(tmp_path))
+        assert summary.state == "SUCCESS", summary.errors
+        with Store.open(home, readonly=True) as store:
+            return {
+                (run.task_id, run.value): run.result
+                for run in store.task_runs(summary.execution_id)
+            }
+
+    assert run("counter")[("createGet", None)]["data"] == {"value": 1}
+    assert run("counter")[("updateGet", None)]["data"] == {"value": "2"}
+    assert run("counter")[("deleteGet", None)]["count"] == 0
+    each = run("each")
+    assert each[("regetEach1", "b")]["data"] == {"value": "null-b"}
+    assert each[("regetEach2", "b")]["data"] == {"value": "null-a-b"}
+    with Store.open(home, readonly=True) as store:
+        assert store.kv_keys("io.kestra.tests") == []  # states keep to their own namespace

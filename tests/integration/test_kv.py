@@ -186,3 +186,24 @@ def test_kestras_kv_flow_runs_unchanged(ray_session: Any, tmp_path: Path) -> Non
         runs = {run.task_id: run for run in store.task_runs(summary.execution_id)}
     assert runs["get"].result == {"value": "value"}
     assert runs["getWithArgs"].result == {"value": "value"}
+
+
+def test_state_tasks_merge_scope_and_refuse_secrets(driver: Driver) -> None:
+    state = "io.kestra.plugin.core.state."
+    first = driver.run(state + "Set", {"name": "s", "data": {"a": {"x": 1}, "b": 1}}, value="v1")
+    assert first.outputs == {"count": 2, "key": "company.team/assets_demo/states/s/v1"}
+    driver.run(state + "Set", {"name": "s", "data": {"a": {"y": 2}, "b": 2}}, value="v1")
+    got = driver.run(state + "Get", {"name": "s"}, value="v1")
+    assert got.outputs == {"count": 2, "data": {"a": {"x": 1, "y": 2}, "b": 2}}
+    assert driver.run(state + "Get", {"name": "s"}, value="v2").outputs == {"count": 0, "data": {}}
+    shared = driver.run(state + "Get", {"name": "s", "taskrunValue": False, "namespace": True})
+    assert shared.outputs == {"count": 0, "data": {}}
+    missing = driver.run(state + "Get", {"name": "nope", "errorOnMissing": True})
+    assert missing.state == "FAILED" and "Unable to find the state 'nope'" in str(missing.error)
+    refused = driver.run(
+        state + "Set", {"name": "t", "data": {"token": "xyz-secret-42"}}, secrets=["xyz-secret-42"]
+    )
+    assert refused.state == "FAILED" and "holds a secret" in str(refused.error)
+    assert driver.run(state + "Delete", {"name": "s"}, value="v1").outputs == {"deleted": True}
+    assert driver.run(state + "Delete", {"name": "s"}, value="v1").outputs == {"deleted": False}
+    assert driver.store.kv_keys("company.team") == []

@@ -59,7 +59,8 @@ class GetKeysParams(_KeyParams):
     prefix: str = ""
 
 
-def _store(ctx: TaskContext) -> Any:
+def store_of(ctx: TaskContext) -> Any:
+    """The store the driver lends (`ctx.services["store"]`); TaskFailed without one."""
     store = ctx.services.get("store")
     if store is None:
         raise TaskFailed(
@@ -73,7 +74,8 @@ def _namespace(params: _KeyParams, ctx: TaskContext) -> str:
     return params.namespace or ctx.spec.flow_namespace
 
 
-def _call(what: str, work: Any) -> Any:
+def call_store(what: str, work: Any) -> Any:
+    """`work()`, with a StoreError turned into TaskFailed that says what was being done."""
     try:
         return work()
     except StoreError as exc:  # a bad key, a full store: the task fails and says why
@@ -151,8 +153,8 @@ class SetKV(TaskType):
         ttl = p.ttl.total_seconds() if p.ttl is not None else None
         if ttl is not None and ttl <= 0:
             raise TaskFailed(f"ttl {p.ttl} must be positive; write it like PT1H or P1D")
-        store = _store(ctx)
-        kept = _call(
+        store = store_of(ctx)
+        kept = call_store(
             f"setting KV key '{p.key}'",
             lambda: store.kv_set(
                 namespace, p.key, value, kv_type=kv_type, ttl=ttl, overwrite=p.overwrite
@@ -179,8 +181,8 @@ class GetKV(TaskType):
     def run(self, params: Any, ctx: TaskContext) -> dict[str, Any]:
         p: GetParams = params
         namespace = _namespace(p, ctx)
-        store = _store(ctx)
-        entry = _call(f"reading KV key '{p.key}'", lambda: store.kv_get(namespace, p.key))
+        store = store_of(ctx)
+        entry = call_store(f"reading KV key '{p.key}'", lambda: store.kv_get(namespace, p.key))
         if entry is None and p.errorOnMissing:
             raise TaskFailed(
                 f"No value found for key '{p.key}' in namespace '{namespace}' and "
@@ -201,8 +203,8 @@ class GetKVKeys(TaskType):
     def run(self, params: Any, ctx: TaskContext) -> dict[str, Any]:
         p: GetKeysParams = params
         namespace = _namespace(p, ctx)
-        store = _store(ctx)
-        return {"keys": _call("listing KV keys", lambda: store.kv_keys(namespace, p.prefix))}
+        store = store_of(ctx)
+        return {"keys": call_store("listing KV keys", lambda: store.kv_keys(namespace, p.prefix))}
 
 
 @register_task
@@ -217,8 +219,10 @@ class DeleteKV(TaskType):
     def run(self, params: Any, ctx: TaskContext) -> dict[str, Any]:
         p: GetParams = params
         namespace = _namespace(p, ctx)
-        store = _store(ctx)
-        deleted = _call(f"deleting KV key '{p.key}'", lambda: store.kv_delete(namespace, p.key))
+        store = store_of(ctx)
+        deleted = call_store(
+            f"deleting KV key '{p.key}'", lambda: store.kv_delete(namespace, p.key)
+        )
         if not deleted and p.errorOnMissing:
             raise TaskFailed(
                 f"No value found for key '{p.key}' in namespace '{namespace}' and "

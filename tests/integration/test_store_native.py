@@ -377,3 +377,38 @@ def test_record_batches_never_change_a_pair_someone_keeps() -> None:
     assert len({id(pair) for pair in kept}) == len(kept) == len(log) == 5
     assert [from_u64(key) for key, _ in streamed] == [1, 2, 3, 4, 5]
     assert memoryview(kept[0][1]).readonly
+
+
+def test_threads_writing_their_own_stores_at_once_match_the_reference(
+    tmp_path: Path, fixed_clock: None
+) -> None:
+    import threading
+
+    batches = {
+        name: [[encode(run(b * 500 + i, execution=name)) for i in range(500)] for b in range(6)]
+        for name in ("left", "right")
+    }
+    stores = {name: Store.open(tmp_path / name) for name in batches}
+    failures: list[BaseException] = []
+
+    def write(name: str) -> None:
+        try:
+            for batch in batches[name]:
+                stores[name].write(batch)
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(name,)) for name in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not failures
+    for name, store in stores.items():
+        reference = Store.open(tmp_path / f"{name}-reference")
+        reference.native_ingest = False
+        for batch in batches[name]:
+            reference.write(batch)
+        assert _dump(store) == _dump(reference)
+        reference.close()
+        store.close()

@@ -64,9 +64,36 @@ def apply_run(
             (dbs.applied, runs),
         ):
             txn.cursor(db=db).putmulti(batch)
-        txn.cursor(db=dbs.index).putmulti(index, dupdata=False)
+        _index_puts.put(txn.cursor(db=dbs.index), index)
         txn.cursor(db=dbs.log).putmulti(log, append=True)
     return NativeRun(parsed, consumed, applied, duplicates, seq)
+
+
+class _IndexPuts:
+    """Puts index entries, appending where it works. A fan-out's new assets usually come in id
+    order, after every id already under their index keys: LMDB then appends each entry to its
+    key's sorted duplicates without searching them (MDB_APPENDDUP; ~20% of the index's time).
+    An entry that does not sort last is refused by LMDB, never misplaced; then the whole batch
+    is put the usual way (what was appended stays: a duplicate is kept once) and the next
+    `PAUSE` batches do not try appending."""
+
+    PAUSE = 16
+
+    def __init__(self) -> None:
+        self.pause = 0
+
+    def put(self, cursor: Any, index: _ingest.Records) -> None:
+        if self.pause == 0:
+            consumed, added = cursor.putmulti(index, dupdata=False, append=True)
+            if consumed == added:
+                return
+            self.pause = self.PAUSE
+        else:
+            self.pause -= 1
+        cursor.putmulti(index, dupdata=False)
+
+
+_index_puts = _IndexPuts()
 
 
 def declined(items: list[Any], start: int) -> int:

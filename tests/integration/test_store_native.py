@@ -412,3 +412,23 @@ def test_threads_writing_their_own_stores_at_once_match_the_reference(
         assert _dump(store) == _dump(reference)
         reference.close()
         store.close()
+
+
+def test_index_entries_that_cannot_be_appended_are_put_the_usual_way(
+    pair: Pair, native_calls: list[native.NativeRun]
+) -> None:
+    serials = iter(range(10**6))
+
+    def outputs(ids: list[str]) -> list[bytes]:
+        return [
+            encode(run(next(serials), outputs=[AssetDecl(id=asset_id, type="T")]))
+            for asset_id in ids
+        ]
+
+    pair.write(outputs([f"z-{i:03d}" for i in range(50)]))  # appended: a fresh index
+    pair.write(outputs([f"a-{i:03d}" for i in range(50)]))  # sort before: appends refused
+    pair.write(outputs([f"m-{i:03d}" for i in reversed(range(50))]))  # descending in a batch
+    for start in range(0, 400, 50):  # during and after the pause
+        pair.write(outputs([f"zz-{i:03d}" for i in range(start, start + 50)]))
+    assert sum(call.applied for call in native_calls) == 550
+    pair.assert_same()

@@ -349,6 +349,54 @@ def executions_list(
     _print_rows(keys, [[row[key] or "" for key in keys] for row in rows])
 
 
+@executions_app.command("resume")
+def executions_resume(
+    execution_id: Annotated[str, typer.Argument(help="The execution id.")],
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option("--input", "-i", help="An onResume input as key=value (repeatable)."),
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Resume an execution waiting at a Pause task (its `onResume` inputs with -i)."""
+    from scheduler.errors import InputError
+    from scheduler.inputs import parse_cli_inputs
+    from scheduler.resume import request_resume, wait_outcome
+    from store import Store
+
+    try:
+        given = parse_cli_inputs(inputs or [])
+    except InputError as exc:
+        raise _fail(str(exc), 2) from exc
+    path = _home(home)
+    if not (path / "store").exists():
+        raise _fail(f"no assetline store at {path}; run a flow first or pass --home", 1)
+    try:
+        with Store.open(path) as store:
+            execution = store.get_execution(execution_id)
+            if execution is None:
+                raise _fail(
+                    f"execution '{execution_id}' not found; see `assetline executions list`", 1
+                )
+            if execution.state != "RUNNING":
+                raise _fail(
+                    f"execution '{execution_id}' is {execution.state}; only a running execution "
+                    "waiting at a Pause can be resumed",
+                    1,
+                )
+            request_resume(store, execution_id, given)
+            outcome = wait_outcome(store, execution_id, timeout=5.0)
+    except StoreError as exc:
+        raise _fail(f"{path}: {exc}", 1) from exc
+    if outcome == "pending":
+        message = "it resumes when it reaches its Pause"
+        err.print(f"resume requested for execution {execution_id}; {message}", markup=False)
+    elif outcome is not None:
+        raise _fail(f"execution '{execution_id}' refused the resume: {outcome}", 2)
+    else:
+        err.print(f"execution {execution_id} resumed", markup=False, highlight=False)
+
+
 @executions_app.command("show")
 def executions_show(
     execution_id: Annotated[str, typer.Argument(help="The execution id.")],

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -23,8 +24,9 @@ from typing import Any, Protocol
 
 from scheduler.backends import Backend, BackendError
 from scheduler.durations import parse_duration
-from scheduler.errors import DurationError, TemplateError
+from scheduler.errors import DurationError, InputError, TemplateError
 from scheduler.flow_model import Flow, TaskNode
+from scheduler.inputs import resolve_declared
 from scheduler.planner import (
     ExecutionInfo,
     Frame,
@@ -50,6 +52,8 @@ FOREACH = {
     "io.kestra.plugin.core.flow.EachSequential",
     "io.kestra.plugin.core.flow.EachParallel",
 }
+_log = logging.getLogger("assetline")
+
 SEQUENTIAL = "io.kestra.plugin.core.flow.Sequential"
 ALLOW_FAILURE = "io.kestra.plugin.core.flow.AllowFailure"
 PARALLEL = "io.kestra.plugin.core.flow.Parallel"
@@ -66,6 +70,20 @@ class EventSink(Protocol):
     def submit(self, event: bytes) -> None: ...
 
     def flush(self, timeout: float | None = None) -> None: ...
+
+
+class ResumeChannel(Protocol):
+    """Where a Pause without a delay learns it was resumed (`scheduler.resume`)."""
+
+    def take(self, execution_id: str) -> Mapping[str, Any] | None:
+        """The inputs of a resume asked for the execution (taking the request), or None."""
+
+    def refuse(self, execution_id: str, message: str) -> None:
+        """Tell whoever asked that the inputs were refused (the Pause keeps waiting)."""
+
+
+#: How often a Pause waiting for a resume looks for one.
+RESUME_POLL = 0.25
 
 
 class Progress(Protocol):
@@ -152,10 +170,12 @@ class Executor:
         secrets: Sequence[str] = (),
         task_env: Callable[[TaskNode], Mapping[str, str]] | None = None,
         services: Mapping[str, Any] | None = None,
+        resume: ResumeChannel | None = None,
     ) -> None:
         import os
 
         self.flow = flow
+        self.resume = resume
         self.info = ExecutionInfo(
             execution_id=execution_id or new_id(),
             flow=flow,
@@ -322,7 +342,7 @@ class Executor:
             elif node.kind == WAIT_FOR:
                 state, result = await self._wait_for(node, scope, taskrun_id)
             elif node.kind == PAUSE:
-                state, error = await self._pause(node, scope, taskrun_id)
+                state, error, result = await self._pause(node, scope, taskrun_id)
             else:  # Sequential and anything that is a plain block
                 state = await self._block(node.tasks, scope)
         except TemplateError as exc:
@@ -397,23 +417,65 @@ class Executor:
 
     async def _pause(
         self, node: TaskNode, scope: _Scope, taskrun_id: str
-    ) -> tuple[str, str | None]:
-        """Kestra's Pause: wait `delay`, then its tasks; with only a `timeout`, nobody can
-        resume it here, so it fails once the timeout is over (as Kestra does unresumed)."""
+    ) -> tuple[str, str | None, dict[str, Any]]:
+        """Kestra's Pause: wait `delay`, then its tasks. Without a delay, wait for a resume
+        (`assetline executions resume`) whose inputs fit `onResume`, up to the task's `timeout`
+        (then fail, as Kestra does when nobody resumes)."""
         props = node.properties
         delay = props.get("delay") or props.get("pauseDuration")
         if delay:
             await asyncio.sleep(self._duration(node, scope, taskrun_id, "delay", delay))
-            return (await self._block(node.tasks, scope) if node.tasks else SUCCESS), None
+            state = await self._block(node.tasks, scope) if node.tasks else SUCCESS
+            return state, None, {}
         written = node.timeout_template or node.timeout
-        seconds = self._duration(node, scope, taskrun_id, "timeout", written)
-        await asyncio.sleep(seconds)
-        error = (
-            f"task '{node.id}': paused for {seconds:g}s and nobody resumed it "
-            "(assetline has no manual resume); give the Pause a `delay` to resume on its own"
+        timeout = self._duration(node, scope, taskrun_id, "timeout", written) if written else None
+        values = await self._await_resume(node, timeout)
+        if values is None:
+            assert timeout is not None  # only a timeout ends the wait without a resume
+            error = (
+                f"task '{node.id}': paused for {timeout:g}s and nobody resumed it; resume it "
+                f"with `assetline executions resume {self.execution_id}`, or give the Pause a "
+                "`delay` to resume on its own"
+            )
+            self.errors.append(error)
+            return FAILED, error, {}
+        result = {"onResume": values}
+        self.outputs.set(node.id, scope.values, result)
+        state = await self._block(node.tasks, scope) if node.tasks else SUCCESS
+        return state, None, result
+
+    async def _await_resume(self, node: TaskNode, timeout: float | None) -> dict[str, Any] | None:
+        """The `onResume` values of the first resume whose inputs fit, or None after
+        `timeout`. A resume with bad inputs is refused and the wait goes on."""
+        channel = self.resume
+        if channel is None:
+            raise TemplateError(
+                f"task '{node.id}': a Pause without a delay needs a resume, which this run "
+                "cannot receive (it has no store); give the Pause a `delay`",
+                node.pos,
+            )
+        _log.warning(
+            "execution %s paused at task '%s': resume it with `assetline executions resume %s`",
+            self.execution_id,
+            node.id,
+            self.execution_id,
         )
-        self.errors.append(error)
-        return FAILED, error
+        deadline = time.monotonic() + timeout if timeout is not None else None
+        while True:
+            given = channel.take(self.execution_id)
+            if given is not None:
+                try:
+                    return resolve_declared(
+                        node.properties.get("onResume") or (),
+                        given,
+                        node.pos,
+                        f"not among the onResume inputs of task '{node.id}'",
+                    )
+                except InputError as exc:
+                    channel.refuse(self.execution_id, str(exc))
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(RESUME_POLL)
 
     def _record(
         self,

@@ -96,9 +96,9 @@ class WaitForParams(BaseModel):
 
 class PauseParams(BaseModel):
     """`Pause`: wait `delay` (or `pauseDuration`, Kestra's newer name), then run `tasks` (if
-    any) and go on. With only a `timeout` (the task property every task has) it waits that
-    long for a manual resume, which assetline does not offer, and then fails, as Kestra does
-    when nobody resumes."""
+    any) and go on. Without a delay it waits for `assetline executions resume`, which may
+    give the `onResume` inputs (declared like a flow's; `outputs.<id>.onResume` then), up to
+    the task's `timeout` if it has one, after which it fails, as Kestra does unresumed."""
 
     model_config = _PARAMS
 
@@ -120,20 +120,6 @@ def _check_wait_for(properties: Mapping[str, Any]) -> str | None:
     iterations = frequency.get("maxIterations", 100)
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
         return f"checkFrequency.maxIterations {iterations!r} must be a whole number of 1 or more"
-    return None
-
-
-def _check_pause(properties: Mapping[str, Any]) -> str | None:
-    if not any(properties.get(key) for key in ("delay", "pauseDuration", "timeout")):
-        return (
-            "a Pause without `delay` or `timeout` waits for a manual resume, which assetline "
-            "does not offer; give it a `delay` (it resumes on its own after it)"
-        )
-    if properties.get("onResume"):
-        return (
-            "`onResume` asks for inputs at a manual resume, which assetline does not offer; "
-            "remove it and give the Pause a `delay`"
-        )
     return None
 
 
@@ -229,12 +215,7 @@ _SPECS = (
         required_lists=("tasks",),
         check=_check_wait_for,
     ),
-    FlowableSpec(
-        _CORE + "Pause",
-        (_LEGACY + "Pause", "pause"),
-        PauseParams,
-        check=_check_pause,
-    ),
+    FlowableSpec(_CORE + "Pause", (_LEGACY + "Pause", "pause"), PauseParams),
     FlowableSpec(
         _CORE + "Parallel",
         (_LEGACY + "Parallel", "parallel"),

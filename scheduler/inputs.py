@@ -35,7 +35,7 @@ from scheduler.durations import parse_duration
 from scheduler.errors import DurationError, FlowIssue, InputError
 from scheduler.flow_model import Flow, InputDef, Pos
 
-__all__ = ["BadInput", "coerce_input", "parse_cli_inputs", "resolve_inputs"]
+__all__ = ["BadInput", "coerce_input", "parse_cli_inputs", "resolve_declared", "resolve_inputs"]
 
 _CLI = "<command line>"
 #: Kestra's EmailInput pattern (its character class includes U+2019, kept as written).
@@ -77,20 +77,24 @@ def resolve_inputs(flow: Flow, given: Mapping[str, Any]) -> dict[str, Any]:
     Raises `InputError` with every problem: unknown inputs, missing required ones, and values
     that do not fit; each issue is placed at the input's declaration.
     """
+    return resolve_declared(
+        flow.inputs, given, flow.pos, f"not declared by flow '{flow.namespace}.{flow.id}'"
+    )
+
+
+def resolve_declared(
+    decls: Sequence[InputDef], given: Mapping[str, Any], pos: Pos, undeclared: str
+) -> dict[str, Any]:
+    """`resolve_inputs` for any list of declarations (a flow's, a Pause's `onResume`); an
+    undeclared name is reported at `pos` as `input 'x': <undeclared>; declared inputs: ...`."""
     issues: list[FlowIssue] = []
-    declared = {decl.id: decl for decl in flow.inputs}
+    declared = {decl.id: decl for decl in decls}
     for name in given:
         if name not in declared:
             known = ", ".join(declared) if declared else "none"
-            issues.append(
-                FlowIssue(
-                    flow.pos,
-                    f"input '{name}': not declared by flow '{flow.namespace}.{flow.id}'; "
-                    f"declared inputs: {known}",
-                )
-            )
+            issues.append(FlowIssue(pos, f"input '{name}': {undeclared}; declared inputs: {known}"))
     values: dict[str, Any] = {}
-    for decl in flow.inputs:
+    for decl in decls:
         value = given.get(decl.id)
         if value is None:
             value = decl.defaults

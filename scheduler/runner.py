@@ -23,6 +23,7 @@ from scheduler.executor import ExecutionSummary, Executor, Progress
 from scheduler.flow_model import Flow
 from scheduler.inputs import resolve_inputs
 from scheduler.packing import PackingBackend
+from scheduler.resume import StoreResumeChannel
 from scheduler.templating import Renderer
 from store import BatchingWriter, Store, StoreError
 from workers.storage import storage_settings
@@ -131,6 +132,7 @@ def run_flow(
                     backend=backend or _ray_backend(),
                     sink=writer,
                     renderer=Renderer(assets=query_assets, kv=lookup_kv),
+                    resume=StoreResumeChannel(store),
                     storage=storage_root,
                     workdir=workdir or os.getcwd(),
                     execution_id=execution_id,

@@ -33,6 +33,7 @@ from scheduler.field_checks import (
     is_templated,
 )
 from scheduler.flow_model import Pos, TaskNode
+from scheduler.input_decls import parse_input_decls
 from scheduler.plugin_defaults import DefaultEntry, apply_defaults
 from scheduler.retry_decl import parse_retry
 from scheduler.task_types import COMMON_PROPERTIES, FLOWABLE_ONLY, KindInfo, TaskTypes
@@ -286,6 +287,8 @@ def _properties(
         for name, spec in info.props.items():
             if name not in properties and not spec.required:
                 properties[name] = spec.default
+        if "onResume" in task and info.flowable.kind.endswith(".Pause"):
+            properties["onResume"] = parse_input_decls(task["onResume"], ctx.issues)
         if info.flowable.check is not None and len(ctx.issues.items) == before:
             view = {
                 **properties,

@@ -65,6 +65,4 @@ def test_supported_kestra_flow_loads_without_issues(path: str) -> None:
         )
         if unknown:
             pytest.skip("task types assetline does not have: " + ", ".join(unknown))
-        if all("manual resume, which assetline does not offer" in i.message for i in exc.issues):
-            pytest.skip("a Pause waiting for a manual resume, which assetline does not offer")
         raise

@@ -482,19 +482,17 @@ def test_alias_fields_of_params_are_written_by_alias_or_name() -> None:
     assert load(tasks(body)).tasks[0].properties == {"commands": ["ls"], "maxRetries": 2}
 
 
-def test_a_pause_needs_a_delay_or_a_timeout_and_no_resume_inputs() -> None:
-    assert issues_of(tasks("  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n")) == [
-        "f.yaml:4:5: task 'wait': a Pause without `delay` or `timeout` waits for a manual "
-        "resume, which assetline does not offer; give it a `delay` (it resumes on its own after "
-        "it)"
-    ]
+def test_a_pause_declares_its_resume_inputs_like_flow_inputs() -> None:
+    pause = "  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n"
+    assert issues_of(tasks(pause)) == []
     resume = "    onResume:\n      - id: ok\n        type: BOOLEAN\n"
-    assert issues_of(tasks("  - id: wait\n    type: pause\n    delay: PT1S\n" + resume)) == [
-        "f.yaml:4:5: task 'wait': `onResume` asks for inputs at a manual resume, which "
-        "assetline does not offer; remove it and give the Pause a `delay`"
-    ]
-    assert issues_of(tasks("  - id: wait\n    type: pause\n    timeout: PT1S\n")) == []
-    assert issues_of(tasks("  - id: wait\n    type: pause\n    delay: PT1S\n")) == []
+    assert issues_of(tasks(pause + resume)) == []
+    bad = "    onResume:\n      - id: ok\n        type: BOOLEN\n"
+    [issue] = issues_of(tasks(pause + bad))
+    assert issue.startswith("f.yaml:8:15: input 'ok': unknown type 'BOOLEN'")
+    flow = load(tasks(pause + resume))
+    [decl] = flow.tasks[0].properties["onResume"]
+    assert (decl.id, decl.type, decl.required) == ("ok", "BOOLEAN", True)
 
 
 def test_waitfor_checks_its_check_frequency() -> None:

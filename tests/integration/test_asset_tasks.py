@@ -15,6 +15,7 @@ from amazon.ion import simpleion
 
 from store import BatchingWriter, Store, codec
 from tests.integration.flows import open_store, run_text
+from tests.integration.test_store_semantics import task_run
 from workers.runner import execute
 from workers.spec import TaskResult, TaskRunSpec
 from workers.storage import InternalStorage
@@ -258,18 +259,15 @@ def test_purge_by_namespace_prefix_types_metadata_and_end_date(driver: Driver) -
 def _run_event(
     serial: int, inputs: list[str], outputs: list[str], *, namespace: str, end: float
 ) -> codec.TaskRunEvent:
-    return codec.TaskRunEvent(
+    return task_run(
+        f"tr-{serial}",
+        inputs=inputs,
+        outputs=outputs,
+        end=end,
         execution_id=f"exec-{namespace}",
-        flow_namespace=namespace,
         flow_id="etl",
         task_id="load",
-        taskrun_id=f"tr-{serial}",
-        attempt=0,
-        state="SUCCESS",
-        start=end - 1,
-        end=end,
-        inputs=[codec.AssetRef(id=asset_id) for asset_id in inputs],
-        outputs=[codec.AssetDecl(id=asset_id) for asset_id in outputs],
+        namespace=namespace,
     )
 
 

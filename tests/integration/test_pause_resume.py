@@ -5,7 +5,6 @@ and pause_on_resume.yaml run unchanged the same way."""
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from scheduler.executor import ExecutionSummary
 from scheduler.loader import load_flow_text
 from scheduler.runner import run_flow
 from store import Store
-from tests.integration.test_kestra_flows_run import MIRROR, VALIDS
+from tests.integration.test_kestra_flows_run import MIRROR, _kestra_flow
 
 pytestmark = pytest.mark.integration
 
@@ -120,15 +119,6 @@ def test_resuming_what_is_not_there_says_so(tmp_path: Path) -> None:
     assert unknown.exit_code == 1 and "execution 'abc' not found" in unknown.output
     malformed = resume(tmp_path / "home", "abc", "novalue")
     assert malformed.exit_code == 2 and "expected name=value" in malformed.output
-
-
-def _kestra_flow(name: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(MIRROR), "show", f"HEAD:{VALIDS}{name}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
 
 
 @pytest.mark.skipif(not MIRROR.exists(), reason=f"Kestra's repository is not mirrored at {MIRROR}")

@@ -9,24 +9,22 @@ from pathlib import Path
 import pytest
 
 from store import Store, retention
-from store.codec import AssetDecl, AssetRef, TaskRunEvent
+from store.codec import TaskRunEvent
+from tests.integration.test_store_semantics import task_run
 
 pytestmark = pytest.mark.integration
 
 
 def _run(serial: int, inputs: list[str], outputs: list[str], end: float) -> TaskRunEvent:
-    return TaskRunEvent(
+    return task_run(
+        f"tr-{serial}",
+        inputs=inputs,
+        outputs=outputs,
+        end=end,
         execution_id="exec",
-        flow_namespace="company.data",
         flow_id="etl",
         task_id="load",
-        taskrun_id=f"tr-{serial}",
-        attempt=0,
-        state="SUCCESS",
-        start=end - 1,
-        end=end,
-        inputs=[AssetRef(id=asset_id) for asset_id in inputs],
-        outputs=[AssetDecl(id=asset_id) for asset_id in outputs],
+        namespace="company.data",
     )
 
 

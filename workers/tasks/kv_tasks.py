@@ -82,6 +82,14 @@ def call_store(what: str, work: Any) -> Any:
         raise TaskFailed(f"{what}: {exc}") from exc
 
 
+def _missing(key: str, namespace: str) -> TaskFailed:
+    """Kestra's error when `errorOnMissing` is set and the key has no value."""
+    return TaskFailed(
+        f"No value found for key '{key}' in namespace '{namespace}' and `errorOnMissing` is "
+        "set to true"
+    )
+
+
 def typed_value(value: Any, kv_type: str | None) -> tuple[Any, str]:
     """The value as Kestra keeps it for `kv_type` (a string is converted), and its type."""
     if kv_type is None:
@@ -184,10 +192,7 @@ class GetKV(TaskType):
         store = store_of(ctx)
         entry = call_store(f"reading KV key '{p.key}'", lambda: store.kv_get(namespace, p.key))
         if entry is None and p.errorOnMissing:
-            raise TaskFailed(
-                f"No value found for key '{p.key}' in namespace '{namespace}' and "
-                "`errorOnMissing` is set to true"
-            )
+            raise _missing(p.key, namespace)
         return {"value": entry.value if entry is not None else None}
 
 
@@ -224,8 +229,5 @@ class DeleteKV(TaskType):
             f"deleting KV key '{p.key}'", lambda: store.kv_delete(namespace, p.key)
         )
         if not deleted and p.errorOnMissing:
-            raise TaskFailed(
-                f"No value found for key '{p.key}' in namespace '{namespace}' and "
-                "`errorOnMissing` is set to true"
-            )
+            raise _missing(p.key, namespace)
         return {"deleted": deleted}

@@ -70,6 +70,11 @@ def merge(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, A
     return merged
 
 
+def _missing(name: str, readable: str) -> TaskFailed:
+    """Kestra's error when `errorOnMissing` is set and there is no such state."""
+    return TaskFailed(f"Unable to find the state '{name}' ({readable})")
+
+
 def _data(store: Any, namespace: str, key: str) -> dict[str, Any] | None:
     entry = call_store("reading a state", lambda: store.kv_get(namespace, key))
     if entry is None:
@@ -121,7 +126,7 @@ class GetState(TaskType):
         data = _data(store_of(ctx), namespace, key)
         if data is None:
             if p.errorOnMissing:
-                raise TaskFailed(f"Unable to find the state '{p.name}' ({readable})")
+                raise _missing(p.name, readable)
             data = {}
         return {"count": len(data), "data": data}
 
@@ -141,5 +146,5 @@ class DeleteState(TaskType):
         store = store_of(ctx)
         deleted = call_store(f"deleting state '{p.name}'", lambda: store.kv_delete(namespace, key))
         if not deleted and p.errorOnMissing:
-            raise TaskFailed(f"Unable to find the state '{p.name}' ({readable})")
+            raise _missing(p.name, readable)
         return {"deleted": deleted}

@@ -422,6 +422,14 @@ def executions_show(
         markup=False,
         highlight=False,
     )
+    if data["paused"]:
+        asked = " ".join(f"-i {decl['id']}=..." for decl in data["paused"]["inputs"])
+        out.print(
+            f"paused at task '{data['paused']['task']}': resume it with `assetline executions "
+            f"resume {data['id']}{' ' + asked if asked else ''}`",
+            markup=False,
+            highlight=False,
+        )
     _print_rows(
         ["task", "value", "attempt", "state", "duration"],
         [

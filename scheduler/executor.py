@@ -81,9 +81,25 @@ class ResumeChannel(Protocol):
     def refuse(self, execution_id: str, message: str) -> None:
         """Tell whoever asked that the inputs were refused (the Pause keeps waiting)."""
 
+    def paused(self, execution_id: str, task_id: str, inputs: list[dict[str, Any]]) -> None:
+        """A Pause started waiting, for these onResume inputs (id, type, required, ...)."""
+
+    def waiting_over(self, execution_id: str) -> None:
+        """The Pause stopped waiting (resumed, timed out or cancelled)."""
+
 
 #: How often a Pause waiting for a resume looks for one.
 RESUME_POLL = 0.25
+
+
+def _input_form(decl: Any) -> dict[str, Any]:
+    """What a resume form needs of an onResume input declaration."""
+    form = {"id": decl.id, "type": decl.type, "required": decl.required}
+    for name in ("defaults", "description", "displayName", "values"):
+        value = getattr(decl, name, None)
+        if value is not None:
+            form[name] = list(value) if isinstance(value, tuple) else value
+    return form
 
 
 class Progress(Protocol):
@@ -460,22 +476,27 @@ class Executor:
             node.id,
             self.execution_id,
         )
+        decls = node.properties.get("onResume") or ()
+        channel.paused(self.execution_id, node.id, [_input_form(decl) for decl in decls])
         deadline = time.monotonic() + timeout if timeout is not None else None
-        while True:
-            given = channel.take(self.execution_id)
-            if given is not None:
-                try:
-                    return resolve_declared(
-                        node.properties.get("onResume") or (),
-                        given,
-                        node.pos,
-                        f"not among the onResume inputs of task '{node.id}'",
-                    )
-                except InputError as exc:
-                    channel.refuse(self.execution_id, str(exc))
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
-            await asyncio.sleep(RESUME_POLL)
+        try:
+            while True:
+                given = channel.take(self.execution_id)
+                if given is not None:
+                    try:
+                        return resolve_declared(
+                            decls,
+                            given,
+                            node.pos,
+                            f"not among the onResume inputs of task '{node.id}'",
+                        )
+                    except InputError as exc:
+                        channel.refuse(self.execution_id, str(exc))
+                if deadline is not None and time.monotonic() >= deadline:
+                    return None
+                await asyncio.sleep(RESUME_POLL)
+        finally:
+            channel.waiting_over(self.execution_id)
 
     def _record(
         self,

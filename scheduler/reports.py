@@ -8,6 +8,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from scheduler.planner import iso
+from scheduler.resume import paused_at
 from store.codec import PRODUCING_STATES, ExecutionEvent, TaskRunEvent
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ def execution_json(
     data["counts"] = dict(counts)
     data["assetsRead"] = sorted(read)
     data["assetsWritten"] = sorted(written)
+    data["paused"] = paused_at(store, execution_id) if execution.state == "RUNNING" else None
     if summary is not None:
         data["errors"] = summary.errors
     return data

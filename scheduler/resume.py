@@ -6,7 +6,9 @@ polls its `StoreResumeChannel` while a Pause waits, takes the request (removing 
 the inputs against the Pause's `onResume` declarations: bad inputs are refused (the refusal
 replaces the request, for the command to print) and the Pause keeps waiting, as Kestra refuses
 such a resume. Requests are KV records under a namespace of their own (`executions:resume`),
-keyed by a hash of the execution id, so they never show among a flow namespace's KV keys.
+keyed by a hash of the execution id, so they never show among a flow namespace's KV keys;
+while a Pause waits, a mark under `executions:paused` says at which task and for which inputs
+(`paused_at`, shown by `executions show` and the API).
 
 No Ray here, and no decisions about states: the executor makes those.
 """
@@ -20,9 +22,11 @@ from typing import Any, Final
 
 from store import Store
 
-__all__ = ["StoreResumeChannel", "request_resume", "wait_outcome"]
+__all__ = ["StoreResumeChannel", "paused_at", "request_resume", "wait_outcome"]
 
 NAMESPACE: Final = "executions:resume"
+#: Where a waiting Pause says so (its task and onResume inputs), for `executions show` and UI.
+PAUSED: Final = "executions:paused"
 
 
 def _key(execution_id: str) -> str:
@@ -33,6 +37,13 @@ def request_resume(store: Store, execution_id: str, inputs: Mapping[str, Any]) -
     """Ask the executor of `execution_id` to resume its Pause with `inputs` (a request not
     taken yet is replaced)."""
     store.kv_set(NAMESPACE, _key(execution_id), {"inputs": dict(inputs)}, kv_type="JSON")
+
+
+def paused_at(store: Store, execution_id: str) -> dict[str, Any] | None:
+    """The Pause `execution_id` waits at, as {"task", "inputs"}, or None. Only meaningful
+    while the execution is RUNNING (a driver that died leaves its mark)."""
+    entry = store.kv_get(PAUSED, _key(execution_id))
+    return dict(entry.value) if entry is not None else None
 
 
 def wait_outcome(store: Store, execution_id: str, timeout: float) -> str | None:
@@ -71,3 +82,10 @@ class StoreResumeChannel:
 
     def refuse(self, execution_id: str, message: str) -> None:
         self.store.kv_set(NAMESPACE, _key(execution_id), {"refused": message}, kv_type="JSON")
+
+    def paused(self, execution_id: str, task_id: str, inputs: list[dict[str, Any]]) -> None:
+        value = {"task": task_id, "inputs": inputs}
+        self.store.kv_set(PAUSED, _key(execution_id), value, kv_type="JSON")
+
+    def waiting_over(self, execution_id: str) -> None:
+        self.store.kv_delete(PAUSED, _key(execution_id))

@@ -1,6 +1,7 @@
-"""`/api/v1/executions`: the list (filters) and one execution with its task runs, ForEach
-iterations counted by state, and the assets it read and wrote. The shapes are
-`scheduler.reports`' (the same as `assetline executions --json`). Reads only; no HTML here.
+"""`/api/v1/executions`: the list (filters), one execution with its task runs, ForEach
+iterations counted by state, the assets it read and wrote and the Pause it waits at (the shapes
+are `scheduler.reports`', the same as `assetline executions --json`), and resuming that Pause
+(`scheduler.resume`, as `assetline executions resume` does). No HTML here.
 """
 
 from __future__ import annotations
@@ -8,19 +9,22 @@ from __future__ import annotations
 from collections import Counter
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query
 
 from scheduler.reports import execution_json, execution_row
+from scheduler.resume import request_resume, wait_outcome
 from scheduler.web.context import WebContext, context_of
-from scheduler.web.errors import NotFound
+from scheduler.web.errors import BadRequest, NotFound
 from store.codec import TERMINAL_STATES, TaskRunEvent
 
-__all__ = ["LOG_LINES", "iteration_counts", "router"]
+__all__ = ["LOG_LINES", "RESUME_WAIT", "iteration_counts", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["executions"])
 Context = Annotated[WebContext, Depends(context_of)]
 #: The newest log lines shown per task run.
 LOG_LINES = 200
+#: How long a resume request waits for the execution's driver to take (or refuse) it.
+RESUME_WAIT = 5.0
 
 
 @router.get("/executions", summary="Executions, newest first")
@@ -68,3 +72,32 @@ def get_execution(context: Context, execution_id: str) -> dict[str, Any]:
             for line in run.logs[-LOG_LINES:]
         ]
     return data
+
+
+ResumeInputs = Annotated[
+    dict[str, Any], Body(embed=True, description="onResume input id -> value (text or typed)")
+]
+
+
+@router.post("/executions/{execution_id}/resume", summary="Resume an execution at its Pause")
+def resume_execution(
+    context: Context,
+    execution_id: str,
+    inputs: ResumeInputs = {},  # noqa: B006 - FastAPI copies
+) -> dict[str, Any]:
+    """`resumed` once the driver took the request; `pending` when the execution has not
+    reached its Pause yet (it resumes then); 400 with the reason when its inputs are refused."""
+    store = context.store()
+    execution = store.get_execution(execution_id)
+    if execution is None:
+        raise NotFound(f"no execution {execution_id!r} in the store")
+    if execution.state != "RUNNING":
+        raise BadRequest(
+            f"execution {execution_id!r} is {execution.state}; only a running execution "
+            "waiting at a Pause can be resumed"
+        )
+    request_resume(store, execution_id, inputs)
+    outcome = wait_outcome(store, execution_id, RESUME_WAIT)
+    if outcome is not None and outcome != "pending":
+        raise BadRequest("the execution refused the resume", details=[outcome])
+    return {"id": execution_id, "resumed": outcome is None, "pending": outcome == "pending"}

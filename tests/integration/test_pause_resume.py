@@ -140,3 +140,61 @@ def test_kestras_pause_flows_resume_as_kestras_pause_test_expects(
         assert runs["last"].result == {"values": {"asked": "restarted", "data": ""}}
     else:
         assert [runs[task].state for task in ("subtask", "pause", "last")] == ["SUCCESS"] * 3
+
+
+def _paused(home: Path, execution_id: str, timeout: float = 60.0) -> dict[str, Any]:
+    from scheduler.reports import execution_json
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with Store.open(home, readonly=True) as store:
+            paused = execution_json(store, execution_id)["paused"]
+        if paused:
+            return dict(paused)
+        time.sleep(0.1)
+    raise AssertionError("the execution never showed its Pause")
+
+
+def test_the_api_and_executions_show_tell_the_pause_and_the_api_resumes_it(
+    ray_session: Any, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from scheduler.web import create_app
+
+    home = tmp_path / "home"
+    running = Background(ON_RESUME, "approval.yaml", home, tmp_path)
+    execution_id = running.execution_id()
+    paused = _paused(home, execution_id)
+    assert paused == {
+        "task": "approve",
+        "inputs": [
+            {"id": "approved", "type": "BOOLEAN", "required": True},
+            {"id": "reason", "type": "STRING", "required": True, "defaults": "none given"},
+        ],
+    }
+    shown = CliRunner().invoke(app, ["executions", "show", execution_id, "--home", str(home)])
+    assert (
+        f"paused at task 'approve': resume it with `assetline executions resume {execution_id} "
+        "-i approved=... -i reason=...`" in shown.output
+    )
+    with TestClient(create_app(home, token=None)) as client:
+        url = f"/api/v1/executions/{execution_id}"
+        assert client.get(url).json()["paused"]["task"] == "approve"
+        refused = client.post(url + "/resume", json={"inputs": {"approved": "perhaps"}})
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"] == "the execution refused the resume"
+        assert "approved" in refused.json()["details"][0]
+        accepted = client.post(url + "/resume", json={"inputs": {"approved": False}})
+        assert accepted.status_code == 200, accepted.text
+        assert accepted.json() == {"id": execution_id, "resumed": True, "pending": False}
+        summary = running.join()
+        assert summary.state == "SUCCESS", summary.errors
+        done = client.get(url).json()
+        assert done["paused"] is None
+        again = client.post(url + "/resume", json={"inputs": {}})
+        assert again.status_code == 400 and "is SUCCESS" in again.json()["error"]
+        assert client.post("/api/v1/executions/nope/resume", json={}).status_code == 404
+    with Store.open(home, readonly=True) as store:
+        runs = {run.task_id: run for run in store.task_runs(summary.execution_id)}
+    assert runs["after"].result == {"value": "false none given"}

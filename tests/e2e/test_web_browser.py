@@ -334,3 +334,41 @@ def test_flow_page_and_impact_view(page: Any, site: str, seeded: Path) -> None:
         assert shown == [asset.id for asset in impact(store, "trips").assets]
     assert "mart_avg_trip_distance" in page.inner_text("#impact-tasks")
     _shot(page, "impact_view")
+
+
+def test_the_execution_page_resumes_a_pause(
+    page: Any, site: str, seeded: Path, tmp_path: Path
+) -> None:
+    from tests.integration.test_pause_resume import ON_RESUME
+
+    execution_id = "web-pause"
+    result: list[ExecutionSummary] = []
+    runner = threading.Thread(
+        target=lambda: result.append(
+            run_text(tmp_path, seeded, ON_RESUME, execution_id=execution_id)
+        ),
+        daemon=True,
+    )
+    runner.start()
+    page.goto(site + f"/execution?id={execution_id}")
+    deadline = time.monotonic() + 60
+    while page.query_selector("#resume-form") is None:
+        assert time.monotonic() < deadline, page.inner_text("main")
+        time.sleep(0.3)
+        page.reload()
+    assert page.inner_text("#resume h2") == "Paused at task approve"
+    assert page.input_value("#resume-form [name=reason]") == "none given"
+    page.click("#resume-form button")  # `approved` left empty: refused, still paused
+    expect(page.locator("#resume-message")).to_contain_text("the execution refused the resume")
+    expect(page.locator("#resume-message")).to_contain_text("input 'approved': required")
+    _shot(page, "execution_resume_refused")
+    page.select_option("#resume-form [name=approved]", "true")
+    page.fill("#resume-form [name=reason]", "looks good")
+    page.click("#resume-form button")
+    page.wait_for_selector("body[data-state=SUCCESS]", timeout=60_000)
+    runner.join(60)
+    assert result and result[0].state == "SUCCESS"
+    with Store.open(seeded, readonly=True) as store:
+        runs = {run.task_id: run for run in store.task_runs(execution_id)}
+    assert runs["after"].result == {"value": "true looks good"}
+    assert page.query_selector("#resume-form") is None

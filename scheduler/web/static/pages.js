@@ -183,17 +183,52 @@
   async function execution() {
     const id = params().get("id") || "";
     const live = el("span", { class: "live", id: "live" });
+    // Built once per Pause and moved back in after each refresh, so what is typed stays.
+    const resumeBox = el("section", { id: "resume" });
     let timer = null;
     const refresh = async () => {
       let data;
       try { data = await api("/executions/" + enc(id)); } catch (error) { A.showError(main, error); clearInterval(timer); return; }
       showExecution(data, live);
+      showResume(resumeBox, id, data.paused);
+      if (data.paused) main.insertBefore(resumeBox, live.nextSibling);
       live.textContent = data.done ? "finished" : "live: updated " + new Date().toLocaleTimeString();
       document.body.dataset.state = data.state;
       if (data.done && timer) { clearInterval(timer); timer = null; }
     };
     await refresh();
     if (document.body.dataset.state && !TERMINAL.has(document.body.dataset.state)) timer = setInterval(refresh, 1000);
+  }
+
+  // The form of the Pause an execution waits at: one field per onResume input, and Resume.
+  function showResume(box, id, paused) {
+    if (!paused) { box.replaceChildren(); delete box.dataset.task; return; }
+    if (box.dataset.task === paused.task) return;
+    box.dataset.task = paused.task;
+    const fields = paused.inputs.map((input) => {
+      const value = input.defaults === undefined ? "" : String(input.defaults);
+      const field = input.type === "BOOLEAN"
+        ? el("select", { name: input.id }, ["", "true", "false"].map((v) =>
+            el("option", { value: v, text: v, selected: v === value ? "selected" : null })))
+        : el("input", { name: input.id, value: value });
+      return el("label", {}, `${input.displayName || input.id} (${input.type}${input.required ? "" : ", optional"}) `, field);
+    });
+    const message = el("p", { id: "resume-message" });
+    const form = el("form", { id: "resume-form" }, fields, el("button", { type: "submit", text: "Resume" }), message);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const inputs = {};
+      for (const field of form.querySelectorAll("[name]")) if (field.value !== "") inputs[field.name] = field.value;
+      message.className = "";
+      try {
+        const answer = await api(`/executions/${enc(id)}/resume`, { json: { inputs } });
+        message.textContent = answer.resumed ? "Resumed." : "Resume requested: it resumes when it reaches its Pause.";
+      } catch (error) {
+        message.className = "error";
+        message.textContent = [error.message, ...(error.details || [])].join(": ");
+      }
+    });
+    box.replaceChildren(el("h2", { text: `Paused at task ${paused.task}` }), form);
   }
 
   function showExecution(data, live) {

@@ -22,6 +22,7 @@ from __future__ import annotations
 import builtins
 import struct
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
@@ -194,36 +195,14 @@ class DeployedFlows:
         only when `deleted`."""
         start = _CURRENT + (prefix(namespace) if namespace is not None else b"")
 
-        def scan(txn: Any, dbs: Any) -> builtins.list[bytes]:
-            cursor = txn.cursor(db=dbs.flows)
-            found: builtins.list[bytes] = []
-            if not cursor.set_range(start):
-                return found
-            for key, value in cursor:
-                if not key.startswith(start):
-                    break
-                found.append(value)
-            return found
-
-        flows = [_decode(raw) for raw in self.store._read(scan)]
+        flows = [_decode(raw) for raw in self.store._read(partial(_values_under, start))]
         return [flow for flow in flows if deleted or not flow.deleted]
 
     def revisions(self, namespace: str, flow_id: str) -> builtins.list[DeployedFlow]:
         """Every revision of the flow, oldest first."""
         start = _REVISION + _group(namespace, flow_id)
 
-        def scan(txn: Any, dbs: Any) -> builtins.list[bytes]:
-            cursor = txn.cursor(db=dbs.flows)
-            found: builtins.list[bytes] = []
-            if not cursor.set_range(start):
-                return found
-            for key, value in cursor:
-                if not key.startswith(start):
-                    break
-                found.append(value)
-            return found
-
-        return [_decode(raw) for raw in self.store._read(scan)]
+        return [_decode(raw) for raw in self.store._read(partial(_values_under, start))]
 
     def version(self) -> int:
         """A number that grows with every deploy and delete (0 before the first): poll it to
@@ -256,3 +235,16 @@ class DeployedFlows:
             return found
 
         return self.store._read(scan)
+
+
+def _values_under(start: bytes, txn: Any, dbs: Any) -> list[bytes]:
+    """The values of the `flows` records whose keys start with `start`, in key order."""
+    cursor = txn.cursor(db=dbs.flows)
+    found: list[bytes] = []
+    if not cursor.set_range(start):
+        return found
+    for key, value in cursor:
+        if not key.startswith(start):
+            break
+        found.append(value)
+    return found

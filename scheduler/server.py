@@ -134,6 +134,28 @@ def _render_inputs(
     return dict(rendered) if isinstance(rendered, dict) else {}
 
 
+def _planned_run(
+    record: DeployedFlow,
+    trigger: EventTrigger | FreshnessTrigger | ScheduleTrigger,
+    variables: dict[str, Any],
+    occurrence: str,
+    renderer: Renderer,
+    where: str,
+) -> PlannedRun:
+    """The run of `record`'s flow that `trigger` asks for at one `occurrence`: its execution id
+    derives from them (a replayed occurrence plans the same id), its inputs are the trigger's,
+    rendered with `variables` as `trigger`."""
+    return PlannedRun(
+        execution_id=execution_id_for(record.namespace, record.id, trigger.id, occurrence),
+        namespace=record.namespace,
+        flow_id=record.id,
+        revision=record.revision,
+        trigger_id=trigger.id,
+        trigger=variables,
+        inputs=_render_inputs(renderer, trigger.inputs, variables, where),
+    )
+
+
 def plan_event_runs(
     entries: list[LogEntry],
     flows: list[_Deployed],
@@ -182,18 +204,13 @@ def plan_event_runs(
                     "assets": matched,
                 }
                 runs.append(
-                    PlannedRun(
-                        execution_id=execution_id_for(
-                            record.namespace, record.id, trigger.id, f"seq:{entry.seq}"
-                        ),
-                        namespace=record.namespace,
-                        flow_id=record.id,
-                        revision=record.revision,
-                        trigger_id=trigger.id,
-                        trigger=variables,
-                        inputs=_render_inputs(
-                            renderer, trigger.inputs, variables, f"trigger '{trigger.id}' inputs"
-                        ),
+                    _planned_run(
+                        record,
+                        trigger,
+                        variables,
+                        f"seq:{entry.seq}",
+                        renderer,
+                        f"trigger '{trigger.id}' inputs",
                     )
                 )
     return runs
@@ -478,21 +495,13 @@ class TriggerServer:
                     )
                     variables = {"id": trigger.id, "type": trigger.type, "assets": [payload]}
                     runs.append(
-                        PlannedRun(
-                            execution_id=execution_id_for(
-                                record.namespace,
-                                record.id,
-                                trigger.id,
-                                f"stale:{asset.id}:{asset.updated!r}",
-                            ),
-                            namespace=record.namespace,
-                            flow_id=record.id,
-                            revision=record.revision,
-                            trigger_id=trigger.id,
-                            trigger=variables,
-                            inputs=_render_inputs(
-                                self._renderer, trigger.inputs, variables, f"trigger '{trigger.id}'"
-                            ),
+                        _planned_run(
+                            record,
+                            trigger,
+                            variables,
+                            f"stale:{asset.id}:{asset.updated!r}",
+                            self._renderer,
+                            f"trigger '{trigger.id}'",
                         )
                     )
         self._start(self._record(runs))
@@ -524,18 +533,13 @@ class TriggerServer:
                 for moment in times:
                     variables = {"id": trigger.id, "type": trigger.type, "date": iso(moment)}
                     runs.append(
-                        PlannedRun(
-                            execution_id=execution_id_for(
-                                record.namespace, record.id, trigger.id, f"cron:{moment!r}"
-                            ),
-                            namespace=record.namespace,
-                            flow_id=record.id,
-                            revision=record.revision,
-                            trigger_id=trigger.id,
-                            trigger=variables,
-                            inputs=_render_inputs(
-                                self._renderer, trigger.inputs, variables, f"trigger '{trigger.id}'"
-                            ),
+                        _planned_run(
+                            record,
+                            trigger,
+                            variables,
+                            f"cron:{moment!r}",
+                            self._renderer,
+                            f"trigger '{trigger.id}'",
                         )
                     )
                 self._start(self._record(runs))

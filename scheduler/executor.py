@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from scheduler.backends import Backend, BackendError
-from scheduler.durations import parse_duration
-from scheduler.errors import DurationError, InputError, TemplateError
+from scheduler.errors import InputError, TemplateError
 from scheduler.flow_model import Flow, TaskNode
 from scheduler.inputs import resolve_declared
 from scheduler.planner import (
@@ -36,9 +35,10 @@ from scheduler.planner import (
     new_id,
     plan_task_run,
     render_condition,
+    render_duration,
     task_context,
 )
-from scheduler.templating import Renderer, is_template
+from scheduler.templating import Renderer
 from store.codec import ExecutionEvent, TaskRunEvent, encode
 from workers.masking import Masker
 from workers.registry import resolve as resolve_task_type
@@ -376,21 +376,6 @@ class Executor:
         )
         return state
 
-    def _duration(
-        self, node: TaskNode, scope: _Scope, taskrun_id: str, name: str, raw: Any
-    ) -> float:
-        """A duration property, rendered first when it is a template."""
-        value = raw
-        if isinstance(raw, str) and is_template(raw):
-            context = self._context(node, scope, taskrun_id)
-            value = self.renderer.render_str(
-                raw, context, where=f"task '{node.id}': {name}", pos=node.pos
-            )
-        try:
-            return parse_duration(value)
-        except DurationError as exc:
-            raise TemplateError(f"task '{node.id}': {name}: {exc}", node.pos) from exc
-
     async def _wait_for(
         self, node: TaskNode, scope: _Scope, taskrun_id: str
     ) -> tuple[str, dict[str, Any]]:
@@ -398,11 +383,16 @@ class Executor:
         props = node.properties
         frequency = props.get("checkFrequency") or {}
         most = int(frequency.get("maxIterations", 100))
-        longest = self._duration(
-            node, scope, taskrun_id, "maxDuration", frequency.get("maxDuration", "PT1H")
+        context = self._context(node, scope, taskrun_id)
+        longest = render_duration(
+            self.renderer,
+            frequency.get("maxDuration", "PT1H"),
+            context,
+            node=node,
+            name="maxDuration",
         )
-        interval = self._duration(
-            node, scope, taskrun_id, "interval", frequency.get("interval", "PT1S")
+        interval = render_duration(
+            self.renderer, frequency.get("interval", "PT1S"), context, node=node, name="interval"
         )
         began = time.monotonic()
         iteration = 1
@@ -439,12 +429,19 @@ class Executor:
         (then fail, as Kestra does when nobody resumes)."""
         props = node.properties
         delay = props.get("delay") or props.get("pauseDuration")
+        context = self._context(node, scope, taskrun_id)
         if delay:
-            await asyncio.sleep(self._duration(node, scope, taskrun_id, "delay", delay))
+            await asyncio.sleep(
+                render_duration(self.renderer, delay, context, node=node, name="delay")
+            )
             state = await self._block(node.tasks, scope) if node.tasks else SUCCESS
             return state, None, {}
         written = node.timeout_template or node.timeout
-        timeout = self._duration(node, scope, taskrun_id, "timeout", written) if written else None
+        timeout = (
+            render_duration(self.renderer, written, context, node=node, name="timeout")
+            if written
+            else None
+        )
         values = await self._await_resume(node, timeout)
         if values is None:
             assert timeout is not None  # only a timeout ends the wait without a resume

@@ -319,13 +319,9 @@ def plan_task_run(
         outputs = _mask_assets(Masker(secrets), outputs)
     timeout = node.timeout
     if node.timeout_template is not None:
-        text = renderer.render_str(
-            node.timeout_template, context, where=f"task '{node.id}': timeout", pos=node.pos
+        timeout = render_duration(
+            renderer, node.timeout_template, context, node=node, name="timeout"
         )
-        try:
-            timeout = parse_duration(text)
-        except DurationError as exc:
-            raise TemplateError(f"task '{node.id}': timeout: {exc}", node.pos) from exc
     frame = parents[-1] if parents else None
     return TaskRunSpec(
         execution_id=info.execution_id,
@@ -348,6 +344,20 @@ def plan_task_run(
         workdir=info.workdir,
         log_level=(node.logLevel or "INFO").upper(),
     )
+
+
+def render_duration(
+    renderer: Renderer, raw: Any, context: Mapping[str, Any], *, node: TaskNode, name: str
+) -> float:
+    """A duration property (ISO-8601 text, seconds, or a template rendering to either) as
+    seconds; a TemplateError naming the task and property when it is not one."""
+    value = raw
+    if isinstance(raw, str) and is_template(raw):
+        value = renderer.render_str(raw, context, where=f"task '{node.id}': {name}", pos=node.pos)
+    try:
+        return parse_duration(value)
+    except DurationError as exc:
+        raise TemplateError(f"task '{node.id}': {name}: {exc}", node.pos) from exc
 
 
 def render_condition(

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scheduler.cli_options import HomeOption, JsonOption
 from scheduler.errors import FlowError, InputError, SchedulerError
 from scheduler.runner import default_home
 from store.errors import StoreError
@@ -34,16 +35,6 @@ app.add_typer(executions_app, name="executions")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
-
-HomeOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--home",
-        help="Store directory (default: $ASSETLINE_HOME or ./.assetline).",
-        show_default=False,
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
 def _home(home: Path | None) -> Path:

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from scheduler.cli_options import HomeOption, JsonOption
 from scheduler.errors import FlowError
 from store.errors import StoreError
 from store.flows import DeployedFlow
@@ -22,12 +23,6 @@ from store.flows import DeployedFlow
 __all__ = ["register"]
 
 flows_app = typer.Typer(help="Flows deployed into the store.", no_args_is_help=True)
-
-HomeOption = Annotated[
-    Path | None,
-    typer.Option("--home", help="Store directory (default: $ASSETLINE_HOME or ./.assetline)."),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
 def _fail(message: str, code: int) -> typer.Exit:

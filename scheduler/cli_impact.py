@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from scheduler.cli_options import HomeOption, JsonOption
 from store.errors import StoreError
 
 __all__ = ["register"]
@@ -22,11 +22,8 @@ def impact_command(
     upstream: Annotated[
         bool, typer.Option("--upstream", help="What the asset depends on, instead.")
     ] = False,
-    home: Annotated[
-        Path | None,
-        typer.Option("--home", help="Store directory (default: $ASSETLINE_HOME or ./.assetline)."),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Every downstream asset of ASSET, and every flow task reading or writing one of them."""
     from scheduler.impact import impact

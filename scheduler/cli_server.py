@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import signal
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from scheduler.cli_options import HomeOption
 from store.errors import StoreError
 
 __all__ = ["register"]
@@ -23,10 +23,7 @@ def server(
         str | None,
         typer.Option("--address", help="Join this Ray cluster (ray://host:10001 or auto)."),
     ] = None,
-    home: Annotated[
-        Path | None,
-        typer.Option("--home", help="Store directory (default: $ASSETLINE_HOME or ./.assetline)."),
-    ] = None,
+    home: HomeOption = None,
     poll_interval: Annotated[
         float, typer.Option("--poll-interval", help="Seconds between looks at the event log.")
     ] = 0.01,

@@ -6,19 +6,17 @@ without one, builds `scheduler.web.create_app` and runs it on uvicorn until Ctrl
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from scheduler.cli_options import HomeOption
 
 __all__ = ["register"]
 
 
 def ui_command(
-    home: Annotated[
-        Path | None,
-        typer.Option("--home", help="Store directory (default: $ASSETLINE_HOME or ./.assetline)."),
-    ] = None,
+    home: HomeOption = None,
     host: Annotated[
         str, typer.Option("--host", help="Address to listen on; non-loopback needs --token.")
     ] = "127.0.0.1",
